@@ -1,0 +1,20 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "./io.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** The options every config-reading command takes. */
+export const CONFIG_OPTIONS = {
+  config: { type: "string", short: "c" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies Options;
+
+/** Parses argv strictly; a misuse becomes a UsageError carrying the command's usage. */
+export function parseCommand<T extends Options>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0], usage);
+  }
+}

@@ -1,0 +1,61 @@
+import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
+import { type Io, table } from "./io.ts";
+import { loadForCli } from "./load.ts";
+
+/** Usage of `bitrouter providers`. */
+export const PROVIDERS_USAGE = `Usage: bitrouter providers [OPTIONS]
+
+List each provider: id, api_base, protocol, whether it is active (and why not), how many
+models it declares, and where it came from (config / detected / built-in).
+
+Options:
+  -c, --config PATH   config file
+      --json          print JSON
+  -h, --help          show this help`;
+
+/** `bitrouter providers`. */
+export async function providersCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommand(argv, CONFIG_OPTIONS, PROVIDERS_USAGE);
+  if (values.help) {
+    io.out(PROVIDERS_USAGE);
+    return 0;
+  }
+  const { config } = await loadForCli(values.config, io);
+  const rows = config.providers.map((p) => ({
+    id: p.id,
+    api_base: p.apiBase,
+    protocol: p.protocolRules.length
+      ? p.protocolRules.map((r) => `${r.pattern}=${r.protocol}`).join(",")
+      : p.defaultProtocol,
+    active: !p.inactiveReason,
+    reason: p.inactiveReason ?? null,
+    models: p.models.length,
+    source: p.source,
+  }));
+  if (values.json) {
+    io.out(JSON.stringify({ providers: rows }));
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.out(
+      "no providers: run `bitrouter init` and uncomment a block, or start a local model server",
+    );
+    return 0;
+  }
+  io.out(
+    table([
+      ["ID", "API_BASE", "PROTOCOL", "STATUS", "MODELS", "SOURCE"],
+      ...rows.map((
+        r,
+      ) => [
+        r.id,
+        r.api_base,
+        r.protocol,
+        r.active ? "active" : `inactive: ${r.reason}`,
+        String(r.models),
+        r.source,
+      ]),
+    ]).join("\n"),
+  );
+  return 0;
+}

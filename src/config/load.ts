@@ -1,0 +1,406 @@
+import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Node } from "yaml";
+import type { z } from "zod";
+import { dirname } from "node:path";
+import { ConfigError, type Diagnostic } from "./errors.ts";
+import { interpolate } from "./interpolate.ts";
+import { FileSchema, type RawConfig, type RawProvider, type RawTimeouts } from "./schema.ts";
+import { parseListen } from "./listen.ts";
+import { inferProtocol, PROTOCOL_NAMES, type ProtocolRule, sortRules } from "./protocol.ts";
+import {
+  type Config,
+  DEFAULT_SERVER,
+  DEFAULT_TIMEOUTS,
+  type Provider,
+  type Timeouts,
+  type VirtualModel,
+} from "./types.ts";
+import { CATALOG, catalogEntry } from "../discovery/catalog.ts";
+import { suggest } from "./suggest.ts";
+
+/** How to load: where variables come from, and whether unset ones are errors. */
+export interface LoadOptions {
+  env: (name: string) => string | undefined;
+  /** `config validate`: unset `${VAR}`s are warnings, not errors. */
+  lenientEnv?: boolean;
+}
+
+type Path = (string | number)[];
+
+/** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
+export async function loadConfigFile(file: string, options: LoadOptions): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new ConfigError(file, [{ severity: "error", path: "", message: why }]);
+  }
+  return parseConfig(text, file, options);
+}
+
+/** Validates config text as if read from `file` (used by tests and `init`). */
+export function parseConfig(text: string, file: string, options: LoadOptions): Config {
+  const lines = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const diagnostics: Diagnostic[] = [];
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return undefined;
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
+  // The first YAML error is the real one; those after it are usually its echoes.
+  for (const e of doc.errors.slice(0, 1)) {
+    diagnostics.push({
+      severity: "error",
+      path: "",
+      message: `invalid YAML: ${e.message.split("\n")[0]}`,
+      location: at(e.pos[0]),
+    });
+  }
+  if (diagnostics.length) throw new ConfigError(file, diagnostics);
+
+  const unsetKeys = new Map<string, string>();
+  substituteScalars(doc.contents, [], (path, node, unset) => {
+    const isApiKey = path.length === 3 && path[0] === "providers" && path[2] === "api_key";
+    for (const u of unset) {
+      if (isApiKey) {
+        unsetKeys.set(String(path[1]), u.name);
+        continue;
+      }
+      diagnostics.push({
+        severity: options.lenientEnv ? "warning" : "error",
+        path: path.join("."),
+        message:
+          `environment variable ${u.name} is unset (export it, or write \${${u.name}:-default})`,
+        location: at((node.range?.[0] ?? 0) + u.offset),
+      });
+    }
+  }, options.env);
+
+  const data: unknown = doc.toJS() ?? {};
+  const locate = (path: Path) => at(nodeAt(doc.contents, path)?.range?.[0]);
+  if (typeof data !== "object" || Array.isArray(data)) {
+    diagnostics.push({
+      severity: "error",
+      path: "",
+      message: "expected a mapping with server, providers and models",
+      location: at(0),
+    });
+    throw new ConfigError(file, diagnostics);
+  }
+  const parsed = FileSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      diagnostics.push({
+        severity: "error",
+        path: issue.path.join("."),
+        message: describeIssue(issue, valueAt(data, issue.path as Path)),
+        location: locate(issue.path as Path),
+      });
+    }
+  }
+  warnUnknownKeys(data, FileSchema, [], diagnostics, (path) => at(keyNodeAt(doc.contents, path)));
+  if (!parsed.success) throw new ConfigError(file, diagnostics);
+
+  const config = buildConfig(parsed.data ?? {}, file, options, unsetKeys, diagnostics, locate);
+  if (diagnostics.some((d) => d.severity === "error")) throw new ConfigError(file, diagnostics);
+  return config;
+}
+
+/** The config used when no file exists: defaults only; discovery adds providers. */
+export function zeroConfig(): Config {
+  return {
+    server: { ...DEFAULT_SERVER },
+    providers: [],
+    virtualModels: [],
+    warnings: [],
+  };
+}
+
+type OnUnset = (path: Path, node: YAML.Scalar, unset: { name: string; offset: number }[]) => void;
+
+function substituteScalars(
+  node: unknown,
+  path: Path,
+  onUnset: OnUnset,
+  env: LoadOptions["env"],
+): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      substituteScalars(pair.value, [...path, key], onUnset, env);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => substituteScalars(item, [...path, i], onUnset, env));
+  } else if (isScalar(node) && typeof node.value === "string") {
+    const result = interpolate(node.value, env);
+    if (!result.changed) return;
+    if (result.unset.length) onUnset(path, node, result.unset);
+    node.value = node.type === "PLAIN" ? plainScalar(result.value) : result.value;
+  }
+}
+
+/** An unquoted `${PORT}` that expands to `8080` is a number, as if written so. */
+function plainScalar(text: string): unknown {
+  if (text === "") return text;
+  try {
+    const v: unknown = YAML.parse(text);
+    return typeof v === "number" || typeof v === "boolean" ? v : text;
+  } catch {
+    return text;
+  }
+}
+
+function nodeAt(root: unknown, path: Path): Node | undefined {
+  let node = root;
+  let last: Node | undefined = isNode(root) ? root : undefined;
+  for (const key of path) {
+    if (isMap(node)) node = node.items.find((p) => keyOf(p.key) === String(key))?.value;
+    else if (isSeq(node)) node = node.items[Number(key)];
+    else break;
+    if (!isNode(node)) break;
+    last = node;
+  }
+  return last;
+}
+
+function keyNodeAt(root: unknown, path: Path): number | undefined {
+  const parent = nodeAt(root, path.slice(0, -1));
+  if (!isMap(parent)) return parent?.range?.[0];
+  const pair = parent.items.find((p) => keyOf(p.key) === String(path[path.length - 1]));
+  return isPair(pair) && isNode(pair.key) ? pair.key.range?.[0] : parent.range?.[0];
+}
+
+function isNode(x: unknown): x is Node {
+  return isMap(x) || isSeq(x) || isScalar(x);
+}
+
+function keyOf(k: unknown): string {
+  return isScalar(k) ? String(k.value) : String(k);
+}
+
+function valueAt(data: unknown, path: Path): unknown {
+  let v = data;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case "invalid_type":
+      if (value === undefined) return `required: expected ${issue.expected}`;
+      return `expected ${issue.expected}, got ${describeValue(value)}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${
+        describeValue(value)
+      }`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Walks the data beside its schema and warns about keys the schema does not know. */
+function warnUnknownKeys(
+  data: unknown,
+  schema: z.core.$ZodType,
+  path: Path,
+  out: Diagnostic[],
+  at: (path: Path) => Diagnostic["location"],
+): void {
+  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
+  switch (def.type) {
+    case "optional":
+    case "nullable":
+    case "default":
+      return warnUnknownKeys(data, def.innerType as z.core.$ZodType, path, out, at);
+    case "union":
+      for (const option of def.options as z.core.$ZodType[]) {
+        if (option._zod.def.type === "object" && data && typeof data === "object") {
+          return warnUnknownKeys(data, option, path, out, at);
+        }
+      }
+      return;
+    case "array":
+      if (Array.isArray(data)) {
+        data.forEach((item, i) =>
+          warnUnknownKeys(item, def.element as z.core.$ZodType, [...path, i], out, at)
+        );
+      }
+      return;
+    case "record":
+      if (data && typeof data === "object" && !Array.isArray(data)) {
+        for (const [k, v] of Object.entries(data)) {
+          warnUnknownKeys(v, def.valueType as z.core.$ZodType, [...path, k], out, at);
+        }
+      }
+      return;
+    case "object": {
+      if (!data || typeof data !== "object" || Array.isArray(data)) return;
+      const shape = def.shape as Record<string, z.core.$ZodType>;
+      const known = Object.keys(shape);
+      for (const [k, v] of Object.entries(data)) {
+        if (Object.hasOwn(shape, k)) {
+          warnUnknownKeys(v, shape[k], [...path, k], out, at);
+          continue;
+        }
+        const hint = suggest(k, known);
+        out.push({
+          severity: "warning",
+          path: [...path, k].join("."),
+          message: `unknown key, ignored${hint ? ` (did you mean "${hint}"?)` : ""}`,
+          location: at([...path, k]),
+        });
+      }
+    }
+  }
+}
+
+function timeoutsOf(raw: RawTimeouts | undefined, base: Timeouts): Timeouts {
+  return {
+    connectSecs: raw?.connect_secs ?? base.connectSecs,
+    firstByteSecs: raw?.first_byte_secs ?? base.firstByteSecs,
+    idleSecs: raw?.idle_secs ?? base.idleSecs,
+    totalSecs: raw?.total_secs === undefined ? base.totalSecs : raw.total_secs,
+  };
+}
+
+function protocolRules(raw: RawProvider["api_protocol"]): ProtocolRule[] {
+  if (raw === undefined) return [];
+  if (typeof raw === "string") return [{ pattern: "*", protocol: PROTOCOL_NAMES[raw] }];
+  const maps = Array.isArray(raw) ? raw : [raw];
+  return sortRules(
+    maps.flatMap((m) =>
+      Object.entries(m).map(([pattern, p]) => ({ pattern, protocol: PROTOCOL_NAMES[p] }))
+    ),
+  );
+}
+
+function buildConfig(
+  raw: NonNullable<RawConfig>,
+  file: string,
+  options: LoadOptions,
+  unsetKeys: Map<string, string>,
+  diagnostics: Diagnostic[],
+  locate: (path: Path) => Diagnostic["location"],
+): Config {
+  const error = (path: Path, message: string) =>
+    diagnostics.push({ severity: "error", path: path.join("."), message, location: locate(path) });
+  const s = raw.server ?? {};
+  const listen = s.listen ? parseListen(s.listen)! : DEFAULT_SERVER;
+  const apiKeys = (s.api_keys ?? []).filter((k) => k !== "");
+  const skipAuth = s.skip_auth ?? DEFAULT_SERVER.skipAuth;
+  if (!skipAuth && apiKeys.length === 0) {
+    error(
+      ["server", "skip_auth"],
+      "skip_auth is false but server.api_keys is empty; add a key (e.g. ${BITROUTER_API_KEY}) or set skip_auth: true",
+    );
+  }
+  const baseTimeouts = timeoutsOf(raw.upstream?.timeouts, DEFAULT_TIMEOUTS);
+
+  const providers: Provider[] = [];
+  Object.entries(raw.providers ?? {}).forEach(([id, p], order) => {
+    const rp: RawProvider = p ?? {};
+    const builtIn = catalogEntry(id);
+    const apiBase = rp.api_base ?? builtIn?.apiBase;
+    if (!apiBase) {
+      const known = Object.keys(CATALOG);
+      const hint = suggest(id, known);
+      error(
+        ["providers", id],
+        `api_base is required: "${id}" is not a built-in provider${
+          hint ? ` (did you mean "${hint}"?)` : ""
+        }; built-ins are ${known.join(", ")}`,
+      );
+      return;
+    }
+    const keyVar = unsetKeys.get(id) ?? (rp.api_key === undefined ? builtIn?.keyVar : undefined);
+    let apiKey = rp.api_key;
+    if (apiKey === undefined && builtIn?.keyVar) apiKey = options.env(builtIn.keyVar);
+    let inactiveReason: string | undefined;
+    if (rp.active === false) inactiveReason = "active: false in config";
+    else if (unsetKeys.has(id) || (!apiKey && builtIn?.keyVar && rp.api_key === undefined)) {
+      inactiveReason = `${keyVar} unset`;
+    }
+    const declared = (rp.models ?? []).map((m) =>
+      typeof m === "string"
+        ? { id: m, upstreamId: m }
+        : { id: m.id, upstreamId: m.provider_model_id ?? m.id }
+    );
+    const models = declared.length || rp.models ? declared : (builtIn?.models ?? []).map((m) => ({
+      id: m,
+      upstreamId: m,
+    }));
+    providers.push({
+      id,
+      apiBase: apiBase.replace(/\/+$/, ""),
+      apiKey: apiKey || undefined,
+      keyVar,
+      inactiveReason,
+      protocolRules: protocolRules(rp.api_protocol),
+      defaultProtocol: rp.api_base ? inferProtocol(rp.api_base) : builtIn?.protocol ??
+        "chat_completions",
+      models,
+      priority: rp.priority ?? 0,
+      order,
+      headers: rp.headers ?? {},
+      timeouts: timeoutsOf(rp.timeouts, baseTimeouts),
+      autoDiscover: rp.auto_discover ?? false,
+      source: "config",
+    });
+  });
+
+  const declaredIds = new Set(Object.keys(raw.providers ?? {}));
+  const virtualModels: VirtualModel[] = [];
+  for (const [name, vm] of Object.entries(raw.models ?? {})) {
+    const endpoints: VirtualModel["endpoints"] = [];
+    vm.endpoints.forEach((e, i) => {
+      const path = ["models", name, "endpoints", i];
+      const model = e.service_id ?? e.model;
+      if (!declaredIds.has(e.provider)) {
+        const hint = suggest(e.provider, [...declaredIds]);
+        error(
+          [...path, "provider"],
+          `provider "${e.provider}" is not declared under providers:${
+            hint ? ` (did you mean "${hint}"?)` : ""
+          }`,
+        );
+      }
+      if (!model) error(path, "required: service_id (the model id at that provider)");
+      else endpoints.push({ provider: e.provider, model });
+    });
+    virtualModels.push({ name, strategy: vm.strategy ?? "priority", endpoints });
+  }
+
+  return {
+    file,
+    server: {
+      hostname: listen.hostname,
+      port: listen.port,
+      skipAuth,
+      apiKeys,
+      allowOpen: s.allow_open ?? false,
+      logLevel: s.log_level ?? DEFAULT_SERVER.logLevel,
+      maxBodyBytes: Math.floor((s.max_body_mb ?? 32) * 1024 * 1024),
+      shutdownGraceSecs: s.shutdown_grace_secs ?? DEFAULT_SERVER.shutdownGraceSecs,
+    },
+    providers,
+    virtualModels,
+    warnings: diagnostics.filter((d) => d.severity === "warning"),
+  };
+}
+
+/** The folder relative paths inside a config resolve against. */
+export function configDir(file: string): string {
+  return dirname(file);
+}

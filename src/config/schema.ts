@@ -1,0 +1,108 @@
+import { z } from "zod";
+import { PROTOCOL_NAMES } from "./protocol.ts";
+import { parseListen } from "./listen.ts";
+
+/** A number, also when written as a quoted string such as "${TIMEOUT:-30}" (flow maps need quotes). */
+const numeric = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v),
+    schema,
+  );
+
+const seconds = numeric(
+  z.number({ error: "expected a number of seconds" }).positive(
+    "expected a positive number of seconds",
+  ),
+);
+
+const httpUrl = z.string({ error: "expected a URL like http://localhost:11434/v1" }).refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === "http:" || u.protocol === "https:";
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `expected an http(s) URL, got ${JSON.stringify(iss.input)}` },
+);
+
+/** `upstream.timeouts` and a provider's `timeouts`. */
+export const TimeoutsSchema = z.object({
+  connect_secs: seconds.optional(),
+  first_byte_secs: seconds.optional(),
+  idle_secs: seconds.optional(),
+  total_secs: seconds.nullable().optional(),
+});
+
+const protocolName = z.enum(Object.keys(PROTOCOL_NAMES) as [string, ...string[]], {
+  error: (iss) =>
+    `expected one of ${Object.keys(PROTOCOL_NAMES).join(", ")}, got ${JSON.stringify(iss.input)}`,
+});
+
+/** `api_protocol`: one protocol, a `{pattern: protocol}` map, or a list of such maps. */
+export const ApiProtocolSchema = z.union([
+  protocolName,
+  z.record(z.string(), protocolName),
+  z.array(z.record(z.string(), protocolName)),
+], { error: "expected a protocol name or a list of {model-pattern: protocol}" });
+
+/** One entry of a provider's `models`: an id, or `{id, provider_model_id}`. */
+export const ModelEntrySchema = z.union([
+  z.string(),
+  z.object({ id: z.string(), provider_model_id: z.string().optional() }),
+], { error: "expected a model id or {id: ..., provider_model_id: ...}" });
+
+/** One provider under `providers:`. */
+export const ProviderSchema = z.object({
+  api_base: httpUrl.optional(),
+  api_key: z.string().optional(),
+  api_protocol: ApiProtocolSchema.optional(),
+  models: z.array(ModelEntrySchema).optional(),
+  active: z.boolean().optional(),
+  priority: numeric(z.number().int()).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  timeouts: TimeoutsSchema.optional(),
+  auto_discover: z.boolean().optional(),
+});
+
+/** One endpoint of a virtual model; `model:` is accepted for `service_id`. */
+export const EndpointSchema = z.object({
+  provider: z.string(),
+  service_id: z.string().optional(),
+  model: z.string().optional(),
+});
+
+/** A virtual model under `models:`. */
+export const VirtualModelSchema = z.object({
+  strategy: z.enum(["priority", "cascade"]).optional(),
+  endpoints: z.array(EndpointSchema).min(1, "expected at least one endpoint"),
+});
+
+/** The `server:` block. */
+export const ServerSchema = z.object({
+  listen: z.string().refine((s) => parseListen(s) !== undefined, {
+    error: (iss) => `expected host:port like 127.0.0.1:4356, got ${JSON.stringify(iss.input)}`,
+  }).optional(),
+  skip_auth: z.boolean().optional(),
+  api_keys: z.array(z.string()).optional(),
+  allow_open: z.boolean().optional(),
+  log_level: z.enum(["error", "warn", "info", "debug"]).optional(),
+  max_body_mb: numeric(z.number().positive()).optional(),
+  shutdown_grace_secs: numeric(z.number().nonnegative()).optional(),
+});
+
+/** The whole file. Unknown keys are stripped here and reported as warnings by the loader. */
+export const FileSchema = z.object({
+  server: ServerSchema.nullable().optional(),
+  upstream: z.object({ timeouts: TimeoutsSchema.optional() }).nullable().optional(),
+  providers: z.record(z.string(), ProviderSchema.nullable()).nullable().optional(),
+  models: z.record(z.string(), VirtualModelSchema).nullable().optional(),
+});
+
+/** The file as written, after validation. */
+export type RawConfig = z.infer<typeof FileSchema>;
+/** One provider as written. */
+export type RawProvider = z.infer<typeof ProviderSchema>;
+/** Timeouts as written. */
+export type RawTimeouts = z.infer<typeof TimeoutsSchema>;

@@ -1,0 +1,148 @@
+/** A local server `init --detect` found running, to be written as an active block. */
+export interface DetectedServer {
+  id: string;
+  apiBase: string;
+  models: string[];
+}
+
+const LOCAL_BLOCKS: {
+  id: string;
+  title: string;
+  apiBase: string;
+  example: string;
+  note: string;
+}[] = [
+  {
+    id: "ollama",
+    title: "Ollama (ollama serve)",
+    apiBase: "http://localhost:11434/v1",
+    example: "llama3.1",
+    note: "model ids as `ollama list` shows them; provider_model_id maps a short name to a tag",
+  },
+  {
+    id: "vllm",
+    title: "vLLM (vllm serve MODEL)",
+    apiBase: "http://localhost:8000/v1",
+    example: "Qwen/Qwen2.5-7B-Instruct",
+    note: "the id is the name vllm serve was started with (or its --served-model-name)",
+  },
+  {
+    id: "lmstudio",
+    title: "LM Studio (Developer tab → Start server)",
+    apiBase: "http://localhost:1234/v1",
+    example: "qwen2.5-7b-instruct",
+    note: "ids as LM Studio lists them under GET /v1/models",
+  },
+  {
+    id: "llamacpp",
+    title: "llama.cpp (llama-server -m model.gguf)",
+    apiBase: "http://localhost:8080/v1",
+    example: "local",
+    note: "llama-server serves one model whatever the id; pick any name",
+  },
+];
+
+const HOSTED_BLOCKS: { id: string; keyVar: string; example: string }[] = [
+  { id: "openai", keyVar: "OPENAI_API_KEY", example: "gpt-4o-mini" },
+  { id: "anthropic", keyVar: "ANTHROPIC_API_KEY", example: "claude-sonnet-4-5" },
+  { id: "openrouter", keyVar: "OPENROUTER_API_KEY", example: "meta-llama/llama-3.1-70b-instruct" },
+  { id: "groq", keyVar: "GROQ_API_KEY", example: "llama-3.3-70b-versatile" },
+  { id: "gemini", keyVar: "GEMINI_API_KEY", example: "gemini-2.5-flash" },
+  { id: "mistral", keyVar: "MISTRAL_API_KEY", example: "mistral-small-latest" },
+  { id: "deepseek", keyVar: "DEEPSEEK_API_KEY", example: "deepseek-chat" },
+  {
+    id: "together",
+    keyVar: "TOGETHER_API_KEY",
+    example: "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+  },
+  {
+    id: "fireworks",
+    keyVar: "FIREWORKS_API_KEY",
+    example: "accounts/fireworks/models/llama-v3p1-8b-instruct",
+  },
+  { id: "xai", keyVar: "XAI_API_KEY", example: "grok-3-mini" },
+  { id: "cerebras", keyVar: "CEREBRAS_API_KEY", example: "llama-3.3-70b" },
+];
+
+function quote(s: string): string {
+  return /^[A-Za-z0-9_.\/-]+$/.test(s) && !/^[0-9.]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+/** The commented starter `bitrouter.yaml` of `bitrouter init` (SPEC §1); valid as written. */
+export function initTemplate(detected: DetectedServer[] = []): string {
+  const out: string[] = [
+    "# bitrouter.yaml — one OpenAI-compatible endpoint for every model server you can reach.",
+    "# Clients use http://127.0.0.1:4356/v1 and name a model three ways:",
+    "#   ollama:llama3.1   pin: that provider only, the rest is sent as the model id",
+    "#   llama3.1          cascade: every active provider that lists it, by priority",
+    "#   smart             a virtual model from `models:` below, with failover",
+    "# Check it with `bitrouter config validate`, see where a model goes with `bitrouter route MODEL`.",
+    "# ${VAR} and ${VAR:-default} are replaced from the environment.",
+    "",
+    "server:",
+    "  listen: 127.0.0.1:4356   # loopback only; see the README before opening it up",
+    "  skip_auth: true          # false: require one of api_keys from every client",
+    "  # api_keys: [${BITROUTER_API_KEY}]",
+    "  log_level: info          # error | warn | info | debug",
+    "",
+    "upstream:",
+    "  timeouts:",
+    "    connect_secs: 10",
+    "    first_byte_secs: 300   # local servers load a model on first use; be patient",
+    "    idle_secs: 120         # longest silence inside a streamed answer",
+    "",
+    "providers:",
+    "  # Local servers. Uncomment the block of each server you run.",
+  ];
+  for (const b of LOCAL_BLOCKS) {
+    const found = detected.find((d) => d.id === b.id);
+    out.push("", `  # ${b.title}`);
+    if (found) {
+      out.push(
+        `  ${b.id}:`,
+        `    api_base: ${found.apiBase}`,
+        "    models:   # found running by init --detect",
+      );
+      if (found.models.length === 0) out.push("      []");
+      for (const m of found.models) out.push(`      - id: ${quote(m)}`);
+      continue;
+    }
+    out.push(
+      `  # ${b.id}:`,
+      `  #   api_base: ${b.apiBase}`,
+      `  #   models:   # ${b.note}`,
+      `  #     - id: ${b.example}`,
+    );
+    if (b.id === "ollama") {
+      out.push("  #     - id: qwen2.5-coder", "  #       provider_model_id: qwen2.5-coder:7b");
+    }
+  }
+  out.push(
+    "",
+    "  # Hosted providers. A built-in id needs no api_base: `openai: {}` takes its address and",
+    "  # reads its key from the variable shown; with the variable unset the provider is shown",
+    "  # inactive and everything else keeps working.",
+  );
+  for (const h of HOSTED_BLOCKS) {
+    out.push(
+      "",
+      `  # ${h.id}:`,
+      `  #   api_key: \${${h.keyVar}}`,
+      `  #   models: [{ id: ${quote(h.example)} }]`,
+    );
+  }
+  out.push(
+    "",
+    "# Virtual models: one name over an ordered chain, tried in order until one answers.",
+    "# models:",
+    "#   smart:",
+    "#     strategy: priority          # priority: as listed | cascade: by provider priority",
+    "#     endpoints:",
+    "#       - provider: ollama",
+    "#         service_id: llama3.1     # free and local first",
+    "#       - provider: openai",
+    "#         service_id: gpt-4o-mini  # hosted when the local one is down or busy",
+    "",
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,84 @@
+import type { LogLevel } from "../config/types.ts";
+
+/** What one finished request logs (SPEC §8); never prompt text or secrets. */
+export interface RequestRecord {
+  requestId: string;
+  protocol: string;
+  model?: string;
+  provider?: string;
+  upstreamModel?: string;
+  attempts: number;
+  status: number;
+  streamed: boolean;
+  ttfbMs?: number;
+  totalMs: number;
+  /** How the body ended when it did not end cleanly: `client_gone`, `idle_timeout`, … */
+  outcome?: string;
+  error?: string;
+}
+
+/** Structured logging to one sink; lines below the level are dropped before they are built. */
+export interface Logger {
+  level: LogLevel;
+  error(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+  request(r: RequestRecord): void;
+}
+
+const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** A logger writing pretty or JSON lines through `write` (stderr in the CLI). */
+export function createLogger(options: {
+  level: LogLevel;
+  format: "pretty" | "json";
+  write: (line: string) => void;
+  now?: () => Date;
+}): Logger {
+  const now = options.now ?? (() => new Date());
+  const emit = (level: LogLevel, message: string, fields: Record<string, unknown> = {}) => {
+    if (RANK[level] > RANK[options.level]) return;
+    if (options.format === "json") {
+      options.write(JSON.stringify({ time: now().toISOString(), level, message, ...fields }));
+      return;
+    }
+    const extra = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+      .join(" ");
+    options.write(
+      `${now().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${
+        extra ? " " + extra : ""
+      }`,
+    );
+  };
+  return {
+    level: options.level,
+    error: (m, f) => emit("error", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    info: (m, f) => emit("info", m, f),
+    debug: (m, f) => emit("debug", m, f),
+    request: (r) => {
+      if (RANK.info > RANK[options.level]) return;
+      const served = r.provider ? `${r.provider}:${r.upstreamModel}` : "-";
+      emit(r.status >= 500 ? "warn" : "info", `${r.protocol} ${r.model ?? "-"} -> ${served}`, {
+        id: r.requestId,
+        status: r.status,
+        attempts: r.attempts,
+        stream: r.streamed,
+        ttfb_ms: r.ttfbMs,
+        total_ms: r.totalMs,
+        outcome: r.outcome,
+        error: r.error,
+      });
+    },
+  };
+}
+
+/** A logger that drops everything, for tests and benchmarks. */
+export const silentLogger: Logger = createLogger({
+  level: "error",
+  format: "json",
+  write: () => {},
+});

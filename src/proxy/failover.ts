@@ -1,0 +1,59 @@
+/** Statuses that are specific to one endpoint, so the next candidate may do better (SPEC §5). */
+export function isRetryable(status: number): boolean {
+  return status === 401 || status === 403 || status === 404 || status === 408 ||
+    status === 409 || status === 429 || status >= 500;
+}
+
+/** Why one candidate failed. */
+export interface Attempt {
+  provider: string;
+  /** Upstream status, when it answered. */
+  status?: number;
+  /** `timeout` counts towards a 504, `rate_limit` towards a 429. */
+  kind: "status" | "network" | "timeout" | "unsupported";
+  detail: string;
+  retryAfter?: string;
+}
+
+/** A short, user-facing reason for a failed fetch. */
+export function describeFetchError(e: unknown): { kind: Attempt["kind"]; detail: string } {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof DOMException && e.name === "TimeoutError") {
+    return { kind: "timeout", detail: message };
+  }
+  if (/connection refused/i.test(message)) {
+    return { kind: "network", detail: "connection refused (is the server running?)" };
+  }
+  if (/dns error|failed to lookup|name or service not known|no such host/i.test(message)) {
+    return { kind: "network", detail: "DNS lookup failed (check api_base)" };
+  }
+  if (/connection reset|broken pipe|connection closed/i.test(message)) {
+    return { kind: "network", detail: "connection reset" };
+  }
+  return { kind: "network", detail: message.replace(/\s+/g, " ").slice(0, 200) };
+}
+
+/** One attempt as the aggregated error lists it: `ollama: connection refused`. */
+export function formatAttempt(a: Attempt): string {
+  return `${a.provider}: ${a.detail}`;
+}
+
+/** The status and headers to answer with when every candidate failed (SPEC §5). */
+export function aggregateFailure(attempts: Attempt[]): {
+  status: number;
+  type: string;
+  code: string;
+  retryAfter?: string;
+} {
+  const tried = attempts.filter((a) => a.kind !== "unsupported");
+  if (tried.length && tried.every((a) => a.status === 429)) {
+    const waits = tried.map((a) => a.retryAfter).filter((r): r is string => r !== undefined);
+    const seconds = waits.map(Number).filter((n) => Number.isFinite(n));
+    const retryAfter = seconds.length ? String(Math.min(...seconds)) : waits[0];
+    return { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", retryAfter };
+  }
+  if (tried.length && tried.every((a) => a.kind === "timeout")) {
+    return { status: 504, type: "upstream_error", code: "upstream_timeout" };
+  }
+  return { status: 502, type: "upstream_error", code: "upstream_failed" };
+}

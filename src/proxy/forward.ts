@@ -1,0 +1,259 @@
+import type { Protocol } from "../config/protocol.ts";
+import type { Logger } from "../observe/log.ts";
+import type { Candidate, Resolution } from "../routing/resolve.ts";
+import { clientHeaders, upstreamHeaders } from "./headers.ts";
+import { errorResponse, type ErrorStyle } from "./envelope.ts";
+import {
+  aggregateFailure,
+  type Attempt,
+  describeFetchError,
+  formatAttempt,
+  isRetryable,
+} from "./failover.ts";
+import { type BodyOutcome, guardBody, TimeLimitError } from "./guard_stream.ts";
+import { replaceModel } from "./body.ts";
+
+/** One BitRouter endpoint that forwards: its protocol and the upstream path it maps to. */
+export interface Endpoint {
+  protocol: Protocol;
+  upstreamPath: string;
+  style: ErrorStyle;
+}
+
+/** Everything one forwarded request needs. */
+export interface ForwardRequest {
+  request: Request;
+  requestId: string;
+  endpoint: Endpoint;
+  /** The client's body as sent, and its parsed form. */
+  text: string;
+  body: Record<string, unknown>;
+  resolution: Resolution;
+  startedAt: number;
+}
+
+/** The runtime's pieces, injectable for tests (STYLE: `{ fetch, now, log }`). */
+export interface ForwardDeps {
+  fetch: typeof fetch;
+  now: () => number;
+  log: Logger;
+}
+
+/** The request is over because the client left; nothing will read this response. */
+const CLIENT_GONE_STATUS = 499;
+
+/** Tries each candidate in order (SPEC §5) and relays the first usable answer. */
+export async function forwardWithFailover(
+  fr: ForwardRequest,
+  deps: ForwardDeps,
+): Promise<Response> {
+  const attempts: Attempt[] = [];
+  const streamed = fr.body.stream === true;
+  const logBase = {
+    requestId: fr.requestId,
+    protocol: fr.endpoint.protocol,
+    model: fr.resolution.model,
+    streamed,
+  };
+  for (const candidate of fr.resolution.candidates) {
+    if (candidate.protocol !== fr.endpoint.protocol) {
+      attempts.push({
+        provider: candidate.provider.id,
+        kind: "unsupported",
+        detail:
+          `speaks ${candidate.protocol}, and translation from ${fr.endpoint.protocol} is not available yet`,
+      });
+      continue;
+    }
+    const tried = attempts.filter((a) => a.kind !== "unsupported").length + 1;
+    const result = await tryCandidate(fr, candidate, tried, deps);
+    if (result instanceof Response) return result;
+    if (result === "client_gone") {
+      deps.log.request({
+        ...logBase,
+        attempts: tried,
+        status: CLIENT_GONE_STATUS,
+        totalMs: Math.round(deps.now() - fr.startedAt),
+        outcome: "client_gone",
+      });
+      return new Response(null, { status: CLIENT_GONE_STATUS });
+    }
+    attempts.push(result);
+    deps.log.debug("candidate failed", { id: fr.requestId, attempt: formatAttempt(result) });
+  }
+  const failure = aggregateFailure(attempts);
+  const tried = attempts.filter((a) => a.kind !== "unsupported").length;
+  const headers: Record<string, string> = {
+    "x-request-id": fr.requestId,
+    "x-bitrouter-attempts": String(tried),
+  };
+  if (failure.retryAfter) headers["retry-after"] = failure.retryAfter;
+  const message = `${
+    fr.resolution.candidates.length === 1
+      ? "the only candidate"
+      : `all ${fr.resolution.candidates.length} candidates`
+  } for "${fr.resolution.model}" failed: ${attempts.map(formatAttempt).join("; ")}`;
+  deps.log.request({
+    ...logBase,
+    attempts: tried,
+    status: failure.status,
+    totalMs: Math.round(deps.now() - fr.startedAt),
+    error: message,
+  });
+  return errorResponse(fr.endpoint.style, {
+    status: failure.status,
+    message,
+    type: failure.type,
+    code: failure.code,
+  }, headers);
+}
+
+/** Sends the request to one candidate: a Response to relay, an Attempt to fail over from, or the client left. */
+async function tryCandidate(
+  fr: ForwardRequest,
+  candidate: Candidate,
+  attemptNo: number,
+  deps: ForwardDeps,
+): Promise<Response | Attempt | "client_gone"> {
+  const { provider } = candidate;
+  const t = provider.timeouts;
+  const upstream = new AbortController();
+  const clientSignal = fr.request.signal;
+  const onClientGone = () => upstream.abort(new DOMException("client disconnected", "AbortError"));
+  if (clientSignal.aborted) return "client_gone";
+  clientSignal.addEventListener("abort", onClientGone, { once: true });
+  const release = () => clientSignal.removeEventListener("abort", onClientGone);
+
+  const url = provider.apiBase + fr.endpoint.upstreamPath;
+  const body = candidate.model === fr.body.model
+    ? fr.text
+    : replaceModel(fr.text, candidate.model) ??
+      JSON.stringify({ ...fr.body, model: candidate.model });
+
+  const firstByteTimer = setTimeout(() => {
+    upstream.abort(
+      new TimeLimitError(
+        `no response headers within ${t.firstByteSecs}s (first_byte_secs)`,
+        "first_byte",
+      ),
+    );
+  }, t.firstByteSecs * 1000);
+  const connectTimer = t.connectSecs < t.firstByteSecs
+    ? setTimeout(() => probeConnect(url, t.connectSecs, upstream), t.connectSecs * 1000)
+    : undefined;
+
+  let res: Response;
+  try {
+    res = await deps.fetch(url, {
+      method: "POST",
+      headers: upstreamHeaders(fr.request.headers, provider, candidate.protocol, fr.requestId),
+      body,
+      signal: upstream.signal,
+    });
+  } catch (e) {
+    release();
+    if (clientSignal.aborted) return "client_gone";
+    const reason = upstream.signal.aborted ? upstream.signal.reason : e;
+    return { provider: provider.id, ...describeFetchError(reason) };
+  } finally {
+    clearTimeout(firstByteTimer);
+    clearTimeout(connectTimer);
+  }
+
+  if (!res.ok && isRetryable(res.status)) {
+    const detail = await upstreamErrorDetail(res, upstream);
+    release();
+    return {
+      provider: provider.id,
+      status: res.status,
+      kind: "status",
+      detail: `${res.status} ${detail}`.trim(),
+      retryAfter: res.headers.get("retry-after") ?? undefined,
+    };
+  }
+
+  const firstByteAt = deps.now();
+  const headers = clientHeaders(res.headers);
+  headers.set("x-request-id", fr.requestId);
+  headers.set("x-bitrouter-provider", provider.id);
+  headers.set("x-bitrouter-model", candidate.model);
+  headers.set("x-bitrouter-attempts", String(attemptNo));
+  const isSse = (res.headers.get("content-type") ?? "").includes("text/event-stream");
+  const streamed = fr.body.stream === true || isSse;
+  const onEnd = (outcome: BodyOutcome, error?: string) => {
+    release();
+    deps.log.request({
+      requestId: fr.requestId,
+      protocol: fr.endpoint.protocol,
+      model: fr.resolution.model,
+      provider: provider.id,
+      upstreamModel: candidate.model,
+      attempts: attemptNo,
+      status: res.status,
+      streamed,
+      ttfbMs: Math.round(firstByteAt - fr.startedAt),
+      totalMs: Math.round(deps.now() - fr.startedAt),
+      outcome,
+      error,
+    });
+  };
+  if (!res.body) {
+    onEnd(undefined);
+    return new Response(null, { status: res.status, headers });
+  }
+  const body$ = guardBody(res.body, {
+    upstream,
+    idleMs: t.idleSecs * 1000,
+    totalMs: t.totalSecs === null ? undefined : t.totalSecs * 1000 - (deps.now() - fr.startedAt),
+    sseStyle: isSse && res.ok ? fr.endpoint.style : undefined,
+    provider: provider.id,
+    now: deps.now,
+    onEnd,
+  });
+  return new Response(body$, { status: res.status, headers });
+}
+
+/**
+ * Called when headers have not come within `connect_secs`: fetch does not expose its connect
+ * phase, so open a plain TCP connection to the same host; if that cannot connect either, the
+ * server is unreachable and waiting for `first_byte_secs` would be pointless.
+ */
+async function probeConnect(url: string, connectSecs: number, upstream: AbortController) {
+  if (upstream.signal.aborted) return;
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  const giveUp = AbortSignal.timeout(Math.min(connectSecs, 2) * 1000);
+  try {
+    const conn = await Promise.race([
+      Deno.connect({ hostname: u.hostname.replace(/^\[|\]$/g, ""), port }),
+      new Promise<never>((_, reject) =>
+        giveUp.addEventListener("abort", () => reject(giveUp.reason))
+      ),
+    ]);
+    conn.close();
+  } catch {
+    upstream.abort(
+      new TimeLimitError(`could not connect within ${connectSecs}s (connect_secs)`, "connect"),
+    );
+  }
+}
+
+/** A short reason from an upstream error body: its JSON `error.message`, else its text. */
+async function upstreamErrorDetail(res: Response, upstream: AbortController): Promise<string> {
+  const timer = setTimeout(() => upstream.abort(), 2000);
+  let text = "";
+  try {
+    text = await res.text();
+  } catch {
+    return res.statusText;
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    const j = JSON.parse(text);
+    const m = typeof j?.error === "string" ? j.error : j?.error?.message ?? j?.message;
+    if (typeof m === "string" && m) return m.slice(0, 300);
+  } catch { /* not JSON */ }
+  const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  return (plain || res.statusText).slice(0, 160);
+}
