@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { ConfigNotFoundError, findConfig, type Found } from "../config/find.ts";
-import { ConfigError } from "../config/errors.ts";
+import { ConfigError, formatDiagnostic } from "../config/errors.ts";
 import { loadConfigFile, zeroConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { probeLocalServers, zeroConfigProviders } from "../discovery/local_servers.ts";
