@@ -41,7 +41,7 @@ export async function loadConfigFile(file: string, options: LoadOptions): Promis
 /** Validates config text as if read from `file` (used by tests and `init`). */
 export function parseConfig(text: string, file: string, options: LoadOptions): Config {
   const lines = new LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = YAML.parseDocument(maskReferences(text), { lineCounter: lines, prettyErrors: false });
   const diagnostics: Diagnostic[] = [];
   const at = (offset: number | undefined) => {
     if (offset === undefined) return undefined;
@@ -133,12 +133,28 @@ function substituteScalars(
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => substituteScalars(item, [...path, i], onUnset, env));
   } else if (isScalar(node) && typeof node.value === "string") {
-    const result = interpolate(node.value, env);
+    const result = interpolate(unmaskReferences(node.value), env);
     if (!result.changed) return;
     if (result.unset.length) onUnset(path, node, result.unset);
     node.value = node.type === "PLAIN" ? plainScalar(result.value) : result.value;
   }
 }
+
+/**
+ * Hides the braces of `${VAR}` references from the YAML parser, so `api_keys: [${KEY}]` is a
+ * list holding a reference rather than a broken flow mapping. Each brace becomes one
+ * private-use character, so every offset (and so every line:column) stays the same.
+ */
+function maskReferences(text: string): string {
+  return text.replace(REFERENCE_IN_TEXT, (_m, inner: string) => `$\uE000${inner}\uE001`);
+}
+
+/** Undoes maskReferences inside one scalar. */
+function unmaskReferences(text: string): string {
+  return text.includes("\uE000") ? text.replaceAll("\uE000", "{").replaceAll("\uE001", "}") : text;
+}
+
+const REFERENCE_IN_TEXT = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?)\}/g;
 
 /** An unquoted `${PORT}` that expands to `8080` is a number, as if written so. */
 function plainScalar(text: string): unknown {

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import {
+  aggregateFailure,
+  type Attempt,
+  describeFetchError,
+  isRetryable,
+} from "../../src/proxy/failover.ts";
+
+Deno.test("failover happens on 401, 403, 404, 408, 409, 429 and every 5xx", () => {
+  for (const s of [401, 403, 404, 408, 409, 429, 500, 502, 503, 504, 529]) {
+    assert.ok(isRetryable(s), String(s));
+  }
+});
+
+Deno.test("no failover on 400, 413, 422: the request itself is wrong", () => {
+  for (const s of [400, 413, 422, 405, 415]) assert.ok(!isRetryable(s), String(s));
+});
+
+const a = (over: Partial<Attempt>): Attempt => ({
+  provider: "p",
+  kind: "status",
+  detail: "",
+  ...over,
+});
+
+Deno.test("all rate limited → 429 with the shortest Retry-After", () => {
+  const f = aggregateFailure([
+    a({ status: 429, retryAfter: "30" }),
+    a({ status: 429, retryAfter: "7" }),
+    a({ status: 429 }),
+  ]);
+  assert.deepEqual(f, {
+    status: 429,
+    type: "rate_limit_error",
+    code: "rate_limit_exceeded",
+    retryAfter: "7",
+  });
+});
+
+Deno.test("all timed out → 504; any mix → 502", () => {
+  assert.equal(aggregateFailure([a({ kind: "timeout" }), a({ kind: "timeout" })]).status, 504);
+  assert.equal(aggregateFailure([a({ kind: "timeout" }), a({ status: 429 })]).status, 502);
+  assert.equal(aggregateFailure([a({ kind: "network" }), a({ status: 503 })]).status, 502);
+  assert.equal(aggregateFailure([a({ kind: "unsupported" })]).status, 502);
+});
+
+Deno.test("fetch errors read as what a user can act on", () => {
+  assert.match(
+    describeFetchError(
+      new TypeError("error sending request: tcp connect error: Connection refused (os error 111)"),
+    ).detail,
+    /connection refused \(is the server running\?\)/,
+  );
+  assert.match(
+    describeFetchError(new TypeError("dns error: failed to lookup address information")).detail,
+    /DNS lookup failed/,
+  );
+  assert.equal(
+    describeFetchError(new DOMException("no headers in 2s", "TimeoutError")).kind,
+    "timeout",
+  );
+});

@@ -1,0 +1,315 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../../src/config/load.ts";
+import { buildRouteTable } from "../../src/routing/route_table.ts";
+import { createHandler } from "../../src/proxy/handler.ts";
+import { silentLogger } from "../../src/observe/log.ts";
+
+const CONFIG = `
+server: { skip_auth: true, max_body_mb: 0.001 }
+upstream: { timeouts: { first_byte_secs: 0.2, idle_secs: 0.2 } }
+providers:
+  ollama:
+    api_base: http://ollama.test/v1
+    models: [{ id: llama3.1, provider_model_id: "llama3.1:8b" }]
+  openai:
+    api_base: http://openai.test/v1
+    api_key: sk-up
+    models: [gpt-4o-mini]
+  anthropic:
+    api_key: ak
+models:
+  smart:
+    endpoints:
+      - { provider: ollama, service_id: llama3.1 }
+      - { provider: openai, service_id: gpt-4o-mini }
+  claude-first:
+    endpoints:
+      - { provider: anthropic, service_id: claude-sonnet-4-5 }
+      - { provider: openai, service_id: gpt-4o-mini }
+`;
+
+type Route = (req: Request, signal: AbortSignal) => Promise<Response> | Response;
+
+function setup(routes: Record<string, Route>, config = CONFIG) {
+  const seen: { url: string; headers: Headers; body: string }[] = [];
+  const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const body = await req.text();
+    seen.push({ url: req.url, headers: req.headers, body });
+    const host = new URL(req.url).host;
+    const route = routes[host];
+    if (!route) {
+      throw new TypeError(
+        "error sending request: tcp connect error: Connection refused (os error 111)",
+      );
+    }
+    return await route(
+      new Request(req.url, { method: "POST", headers: req.headers, body }),
+      init!.signal!,
+    );
+  };
+  const table = buildRouteTable(parseConfig(config, "/t.yaml", { env: () => undefined }));
+  const handler = createHandler({
+    table,
+    fetch: fakeFetch as typeof fetch,
+    now: () => performance.now(),
+    log: silentLogger,
+  });
+  return { handler, seen };
+}
+
+const chat = (body: unknown, headers: Record<string, string> = {}) =>
+  new Request("http://127.0.0.1:4356/v1/chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+const ok = (who: string) => () => Response.json({ object: "chat.completion", served_by: who });
+const status = (s: number, headers: Record<string, string> = {}) => () =>
+  new Response(JSON.stringify({ error: { message: `upstream says ${s}` } }), {
+    status: s,
+    headers,
+  });
+const hang: Route = (_req, signal) =>
+  new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+
+Deno.test("a healthy first endpoint serves the virtual model, with the served-by headers", async () => {
+  const { handler, seen } = setup({ "ollama.test": ok("ollama"), "openai.test": ok("openai") });
+  const res = await handler(
+    chat({ model: "smart", messages: [], extra_field: { kept: true } }, { "x-request-id": "abc" }),
+  );
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).served_by, "ollama");
+  assert.equal(res.headers.get("x-bitrouter-provider"), "ollama");
+  assert.equal(res.headers.get("x-bitrouter-model"), "llama3.1:8b");
+  assert.equal(res.headers.get("x-bitrouter-attempts"), "1");
+  assert.equal(res.headers.get("x-request-id"), "abc");
+  assert.deepEqual(JSON.parse(seen[0].body), {
+    model: "llama3.1:8b",
+    messages: [],
+    extra_field: { kept: true },
+  });
+  assert.equal(seen[0].url, "http://ollama.test/v1/chat/completions");
+});
+
+for (
+  const [name, route] of [
+    ["refused", undefined],
+    ["503", status(503)],
+    ["500", status(500)],
+    ["429", status(429)],
+    ["404 (model not pulled)", status(404)],
+    ["401", status(401)],
+    ["408", status(408)],
+    ["no headers within first_byte_secs", hang],
+  ] as const
+) {
+  Deno.test(`the virtual model fails over to the next endpoint when the first is ${name}`, async () => {
+    const routes: Record<string, Route> = { "openai.test": ok("openai") };
+    if (route) routes["ollama.test"] = route;
+    const { handler, seen } = setup(routes);
+    const res = await handler(chat({ model: "smart", messages: [] }));
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).served_by, "openai");
+    assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
+    assert.equal(seen.at(-1)!.headers.get("authorization"), "Bearer sk-up");
+  });
+}
+
+for (const s of [400, 413, 422]) {
+  Deno.test(`an upstream ${s} is returned unchanged, without failover`, async () => {
+    const { handler, seen } = setup({ "ollama.test": status(s), "openai.test": ok("openai") });
+    const res = await handler(chat({ model: "smart", messages: [] }));
+    assert.equal(res.status, s);
+    assert.deepEqual(await res.json(), { error: { message: `upstream says ${s}` } });
+    assert.equal(seen.length, 1);
+  });
+}
+
+Deno.test("when every candidate fails the answer is 502 and lists each attempt", async () => {
+  const { handler } = setup({ "openai.test": status(500, { "content-type": "text/html" }) });
+  const res = await handler(chat({ model: "smart", messages: [] }));
+  assert.equal(res.status, 502);
+  const { error } = await res.json();
+  assert.equal(
+    error.message,
+    'all 2 candidates for "smart" failed: ollama: connection refused (is the server running?); openai: 500 upstream says 500',
+  );
+  assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
+});
+
+Deno.test("when every candidate is rate limited the answer is 429 with Retry-After", async () => {
+  const { handler } = setup({
+    "ollama.test": status(429, { "retry-after": "20" }),
+    "openai.test": status(429, { "retry-after": "5" }),
+  });
+  const res = await handler(chat({ model: "smart", messages: [] }));
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get("retry-after"), "5");
+  await res.body?.cancel();
+});
+
+Deno.test("when every candidate times out the answer is 504", async () => {
+  const { handler } = setup({ "ollama.test": hang, "openai.test": hang });
+  const res = await handler(chat({ model: "smart", messages: [] }));
+  assert.equal(res.status, 504);
+  assert.match((await res.json()).error.message, /first_byte_secs/);
+});
+
+Deno.test("a candidate needing translation is skipped, not sent the wrong protocol", async () => {
+  const { handler, seen } = setup({ "openai.test": ok("openai") });
+  const res = await handler(chat({ model: "claude-first", messages: [] }));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-bitrouter-attempts"), "1");
+  assert.ok(seen.every((s) => !s.url.includes("anthropic")));
+  await res.body?.cancel();
+});
+
+Deno.test("a stream that dies after its first chunk ends with an in-band error event", async () => {
+  const enc = new TextEncoder();
+  const { handler } = setup({
+    "ollama.test": () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(enc.encode('data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n'));
+            setTimeout(() => c.error(new Error("connection reset by peer")), 10);
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      ),
+  });
+  const res = await handler(chat({ model: "ollama:llama3.1", messages: [], stream: true }));
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.ok(text.startsWith('data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n'));
+  assert.match(
+    text,
+    /data: \{"error":\{"message":"the stream from ollama broke off: .*connection reset by peer.*","type":"upstream_error","code":"stream_interrupted"/,
+  );
+  assert.ok(!text.includes("[DONE]"));
+});
+
+Deno.test("a stream that stalls past idle_secs ends with an in-band error event", async () => {
+  const enc = new TextEncoder();
+  const { handler } = setup({
+    "ollama.test": (_req, signal) =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(enc.encode("data: {}\n\n"));
+            signal.addEventListener("abort", () => c.error(signal.reason));
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      ),
+  });
+  const started = performance.now();
+  const res = await handler(chat({ model: "ollama:llama3.1", messages: [], stream: true }));
+  const text = await res.text();
+  assert.match(text, /idle_secs/);
+  assert.ok(performance.now() - started < 2000);
+});
+
+Deno.test("bad requests get 400 in the OpenAI envelope with the reason", async () => {
+  const { handler } = setup({});
+  for (
+    const [body, reason] of [
+      ["{not json", /not valid JSON/],
+      ["", /empty/],
+      ["[1,2]", /JSON object/],
+      [{ messages: [] }, /`model`/],
+      [{ model: "smart" }, /`messages`/],
+      [{ model: 42, messages: [] }, /`model`/],
+    ] as const
+  ) {
+    const res = await handler(chat(body));
+    assert.equal(res.status, 400);
+    const j = await res.json();
+    assert.match(j.error.message, reason);
+    assert.equal(j.error.type, "invalid_request_error");
+  }
+});
+
+Deno.test("an unknown model is 404 model_not_found naming bitrouter models", async () => {
+  const { handler } = setup({});
+  const res = await handler(chat({ model: "nope", messages: [] }));
+  assert.equal(res.status, 404);
+  const { error } = await res.json();
+  assert.equal(error.code, "model_not_found");
+  assert.match(error.message, /bitrouter models/);
+});
+
+Deno.test("a body over max_body_mb is 413", async () => {
+  const { handler } = setup({});
+  const res = await handler(chat({ model: "smart", messages: [{ content: "x".repeat(5000) }] }));
+  assert.equal(res.status, 413);
+  await res.body?.cancel();
+});
+
+Deno.test("unknown paths are 404, wrong methods 405 with Allow, /health is open", async () => {
+  const { handler } = setup({});
+  const r1 = await handler(new Request("http://x/v2/whatever"));
+  assert.equal(r1.status, 404);
+  await r1.body?.cancel();
+  const r2 = await handler(new Request("http://x/v1/chat/completions"));
+  assert.equal(r2.status, 405);
+  assert.equal(r2.headers.get("allow"), "POST");
+  await r2.body?.cancel();
+  const r3 = await handler(new Request("http://x/health"));
+  assert.deepEqual(await r3.json(), { status: "ok" });
+  const r4 = await handler(new Request("http://x/v1/messages", { method: "POST", body: "{}" }));
+  assert.equal(r4.status, 404);
+  assert.equal((await r4.json()).type, "error");
+});
+
+Deno.test("/v1/models lists exactly what resolves, and /v1/models/{id} answers for each", async () => {
+  const { handler } = setup({});
+  const list = await (await handler(new Request("http://x/v1/models"))).json();
+  assert.equal(list.object, "list");
+  const ids = list.data.map((m: { id: string }) => m.id);
+  assert.deepEqual(ids, [
+    "claude-first",
+    "claude-haiku-4-5",
+    "claude-opus-4-1",
+    "claude-sonnet-4-5",
+    "gpt-4o-mini",
+    "llama3.1",
+    "smart",
+  ]);
+  for (const id of ids) {
+    const res = await handler(new Request(`http://x/v1/models/${encodeURIComponent(id)}`));
+    assert.equal(res.status, 200, id);
+    assert.equal((await res.json()).id, id);
+  }
+  const missing = await handler(new Request("http://x/v1/models/nope"));
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+});
+
+Deno.test("with skip_auth false every /v1 call needs one of the keys; /health stays open", async () => {
+  const { handler } = setup(
+    { "ollama.test": ok("ollama") },
+    CONFIG.replace("skip_auth: true", "skip_auth: false, api_keys: [k1, k2]"),
+  );
+  const denied = await handler(chat({ model: "ollama:x", messages: [] }));
+  assert.equal(denied.status, 401);
+  assert.match((await denied.json()).error.message, /Authorization: Bearer/);
+  const wrong = await handler(
+    chat({ model: "ollama:x", messages: [] }, { authorization: "Bearer k3" }),
+  );
+  assert.equal(wrong.status, 401);
+  await wrong.body?.cancel();
+  const bearer = await handler(
+    chat({ model: "ollama:x", messages: [] }, { authorization: "Bearer k2" }),
+  );
+  assert.equal(bearer.status, 200);
+  await bearer.body?.cancel();
+  const xkey = await handler(chat({ model: "ollama:x", messages: [] }, { "x-api-key": "k1" }));
+  assert.equal(xkey.status, 200);
+  await xkey.body?.cancel();
+  const health = await handler(new Request("http://x/health"));
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+});
