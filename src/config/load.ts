@@ -60,7 +60,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
   if (diagnostics.length) throw new ConfigError(file, diagnostics);
 
   const unsetKeys = new Map<string, string>();
+  /** Paths whose value came from an unset variable; in lenient mode their type errors are moot. */
+  const unsetPaths = new Set<string>();
   substituteScalars(doc.contents, [], (path, node, unset) => {
+    unsetPaths.add(path.join("."));
     const isApiKey = path.length === 3 && path[0] === "providers" && path[2] === "api_key";
     for (const u of unset) {
       if (isApiKey) {
@@ -91,6 +94,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
   const parsed = FileSchema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
+      if (options.lenientEnv && unsetPaths.has(issue.path.join("."))) continue;
       diagnostics.push({
         severity: "error",
         path: issue.path.join("."),
@@ -100,7 +104,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
     }
   }
   warnUnknownKeys(data, FileSchema, [], diagnostics, (path) => at(keyNodeAt(doc.contents, path)));
-  if (!parsed.success) throw new ConfigError(file, diagnostics);
+  if (!parsed.success) {
+    if (diagnostics.some((d) => d.severity === "error")) throw new ConfigError(file, diagnostics);
+    return { ...zeroConfig(), file, warnings: diagnostics };
+  }
 
   const config = buildConfig(parsed.data ?? {}, file, options, unsetKeys, diagnostics, locate);
   if (diagnostics.some((d) => d.severity === "error")) throw new ConfigError(file, diagnostics);
