@@ -60,7 +60,7 @@ export function createHandler(options: HandlerOptions): Handler {
     const fail = (style: ErrorStyle, e: ErrorBody, headers: Record<string, string> = {}) => {
       log.request({
         requestId,
-        protocol: style,
+        protocol: FORWARDED[path]?.protocol ?? path,
         attempts: 0,
         status: e.status,
         streamed: false,
