@@ -15,6 +15,11 @@ export function parseCommand<T extends Options>(argv: string[], options: T, usag
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0], usage);
+    // node's wording adds advice about `--` that does not apply here; keep the first sentence.
+    const message = (e as Error).message.split("\n")[0].replace(
+      /\. To specify a positional.*$/,
+      "",
+    );
+    throw new UsageError(message, usage);
   }
 }

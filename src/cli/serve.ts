@@ -118,6 +118,10 @@ export async function serveCommand(
     `bitrouter ready on ${url}/v1 — ${origin}; ${active} of ${config.providers.length} providers active, ${models} models routable`,
   );
 
+  // Reloading on SIGHUP is not built yet; without a listener the signal would kill the server.
+  const onHangup = () =>
+    log.warn("SIGHUP: this version does not reload its config; restart bitrouter to apply changes");
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
   const signal = await Promise.race([
     hooks.stopSignal ?? stopSignal(),
     httpServer.finished.then(() => ""),
@@ -131,6 +135,7 @@ export async function serveCommand(
     clearTimeout(id);
     log.info("stopped");
   }
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
 }
 

@@ -10,7 +10,8 @@ import {
   formatAttempt,
   isRetryable,
 } from "./failover.ts";
-import { type BodyOutcome, guardBody, TimeLimitError } from "./guard_stream.ts";
+import { type BodyOutcome, guardSse, TimeLimitError } from "./guard_stream.ts";
+import type { Deadlines } from "./deadlines.ts";
 import { replaceModel } from "./body.ts";
 
 /** One BitRouter endpoint that forwards: its protocol and the upstream path it maps to. */
@@ -37,6 +38,15 @@ export interface ForwardDeps {
   fetch: typeof fetch;
   now: () => number;
   log: Logger;
+  /** The shared timer for every request's time limits. */
+  deadlines: Deadlines;
+}
+
+/** The abort reason when the client left. */
+class ClientGoneError extends DOMException {
+  constructor() {
+    super("client disconnected", "AbortError");
+  }
 }
 
 /** The request is over because the client left; nothing will read this response. */
@@ -117,12 +127,19 @@ async function tryCandidate(
 ): Promise<Response | Attempt | "client_gone"> {
   const { provider } = candidate;
   const t = provider.timeouts;
+  const { deadlines } = deps;
   const upstream = new AbortController();
   const clientSignal = fr.request.signal;
-  const onClientGone = () => upstream.abort(new DOMException("client disconnected", "AbortError"));
+  const onClientGone = () => upstream.abort(new ClientGoneError());
   if (clientSignal.aborted) return "client_gone";
   clientSignal.addEventListener("abort", onClientGone, { once: true });
   const release = () => clientSignal.removeEventListener("abort", onClientGone);
+  const failed = (e: unknown): Attempt | "client_gone" => {
+    release();
+    const reason = upstream.signal.aborted ? upstream.signal.reason : e;
+    if (clientSignal.aborted || reason instanceof ClientGoneError) return "client_gone";
+    return { provider: provider.id, ...describeFetchError(reason) };
+  };
 
   const url = provider.apiBase + fr.endpoint.upstreamPath;
   const body = candidate.model === fr.body.model
@@ -130,18 +147,18 @@ async function tryCandidate(
     : replaceModel(fr.text, candidate.model) ??
       JSON.stringify({ ...fr.body, model: candidate.model });
 
-  const firstByteTimer = setTimeout(() => {
+  const sentAt = deps.now();
+  const headerDeadline = deadlines.add(sentAt + t.firstByteSecs * 1000, () => {
     upstream.abort(
       new TimeLimitError(
         `no response headers within ${t.firstByteSecs}s (first_byte_secs)`,
         "first_byte",
       ),
     );
-  }, t.firstByteSecs * 1000);
-  const connectTimer = t.connectSecs < t.firstByteSecs
-    ? setTimeout(() => probeConnect(url, t.connectSecs, upstream), t.connectSecs * 1000)
+  });
+  const connectDeadline = t.connectSecs < t.firstByteSecs
+    ? deadlines.add(sentAt + t.connectSecs * 1000, () => probeConnect(url, t.connectSecs, upstream))
     : undefined;
-
   let res: Response;
   try {
     res = await deps.fetch(url, {
@@ -151,17 +168,14 @@ async function tryCandidate(
       signal: upstream.signal,
     });
   } catch (e) {
-    release();
-    if (clientSignal.aborted) return "client_gone";
-    const reason = upstream.signal.aborted ? upstream.signal.reason : e;
-    return { provider: provider.id, ...describeFetchError(reason) };
+    return failed(e);
   } finally {
-    clearTimeout(firstByteTimer);
-    clearTimeout(connectTimer);
+    deadlines.cancel(headerDeadline);
+    deadlines.cancel(connectDeadline);
   }
 
   if (!res.ok && isRetryable(res.status)) {
-    const detail = await upstreamErrorDetail(res, upstream);
+    const detail = await upstreamErrorDetail(res, upstream, deadlines, deps.now);
     release();
     return {
       provider: provider.id,
@@ -173,15 +187,15 @@ async function tryCandidate(
   }
 
   const firstByteAt = deps.now();
+  const totalAt = t.totalSecs === null ? undefined : fr.startedAt + t.totalSecs * 1000;
   const headers = clientHeaders(res.headers);
   headers.set("x-request-id", fr.requestId);
   headers.set("x-bitrouter-provider", provider.id);
   headers.set("x-bitrouter-model", candidate.model);
   headers.set("x-bitrouter-attempts", String(attemptNo));
-  const isSse = (res.headers.get("content-type") ?? "").includes("text/event-stream");
-  const streamed = fr.body.stream === true || isSse;
-  const onEnd = (outcome: BodyOutcome, error?: string) => {
-    release();
+  const isSse = res.ok && res.body !== null &&
+    (res.headers.get("content-type") ?? "").includes("text/event-stream");
+  const log = (outcome: BodyOutcome, error?: string) =>
     deps.log.request({
       requestId: fr.requestId,
       protocol: fr.endpoint.protocol,
@@ -190,27 +204,54 @@ async function tryCandidate(
       upstreamModel: candidate.model,
       attempts: attemptNo,
       status: res.status,
-      streamed,
+      streamed: isSse,
       ttfbMs: Math.round(firstByteAt - fr.startedAt),
       totalMs: Math.round(deps.now() - fr.startedAt),
       outcome,
       error,
     });
-  };
-  if (!res.body) {
-    onEnd(undefined);
-    return new Response(null, { status: res.status, headers });
+
+  if (isSse) {
+    const relay = guardSse(res.body!, {
+      upstream,
+      idleMs: t.idleSecs * 1000,
+      totalAt,
+      sseStyle: fr.endpoint.style,
+      provider: provider.id,
+      now: deps.now,
+      deadlines,
+      onEnd: (outcome, error) => {
+        release();
+        log(outcome, error);
+      },
+    });
+    return new Response(relay, { status: res.status, headers });
   }
-  const body$ = guardBody(res.body, {
-    upstream,
-    idleMs: t.idleSecs * 1000,
-    totalMs: t.totalSecs === null ? undefined : t.totalSecs * 1000 - (deps.now() - fr.startedAt),
-    sseStyle: isSse && res.ok ? fr.endpoint.style : undefined,
-    provider: provider.id,
-    now: deps.now,
-    onEnd,
+
+  // A whole answer (JSON): read it before answering, so the runtime relays it natively and a
+  // body that breaks off can still fail over, since nothing has reached the client yet.
+  const bodyAt = Math.min(deps.now() + t.idleSecs * 1000, totalAt ?? Infinity);
+  const bodyDeadline = deadlines.add(bodyAt, () => {
+    upstream.abort(
+      new TimeLimitError(
+        `the answer did not finish within ${t.idleSecs}s of its headers (idle_secs)`,
+        "idle",
+      ),
+    );
   });
-  return new Response(body$, { status: res.status, headers });
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await res.arrayBuffer();
+  } catch (e) {
+    const attempt = failed(e);
+    if (attempt !== "client_gone") attempt.detail = `answer broke off: ${attempt.detail}`;
+    return attempt;
+  } finally {
+    deadlines.cancel(bodyDeadline);
+  }
+  release();
+  log(undefined);
+  return new Response(bytes, { status: res.status, headers });
 }
 
 /**
@@ -239,15 +280,20 @@ async function probeConnect(url: string, connectSecs: number, upstream: AbortCon
 }
 
 /** A short reason from an upstream error body: its JSON `error.message`, else its text. */
-async function upstreamErrorDetail(res: Response, upstream: AbortController): Promise<string> {
-  const timer = setTimeout(() => upstream.abort(), 2000);
+async function upstreamErrorDetail(
+  res: Response,
+  upstream: AbortController,
+  deadlines: Deadlines,
+  now: () => number,
+): Promise<string> {
+  const deadline = deadlines.add(now() + 2000, () => upstream.abort());
   let text = "";
   try {
     text = await res.text();
   } catch {
     return res.statusText;
   } finally {
-    clearTimeout(timer);
+    deadlines.cancel(deadline);
   }
   try {
     const j = JSON.parse(text);

@@ -1,4 +1,5 @@
 import { type ErrorStyle, streamErrorEvent } from "./envelope.ts";
+import type { Deadline, Deadlines } from "./deadlines.ts";
 
 /** How a relayed body ended: undefined when it finished cleanly. */
 export type BodyOutcome =
@@ -13,13 +14,14 @@ export interface GuardOptions {
   /** Aborting it tears down the upstream request. */
   upstream: AbortController;
   idleMs: number;
-  /** Milliseconds left of `total_secs`, if set. */
-  totalMs?: number;
-  /** Set for SSE bodies: the protocol whose error event ends a broken stream (SPEC §5). */
-  sseStyle?: ErrorStyle;
+  /** When `total_secs` runs out, on the `now()` clock, if set. */
+  totalAt?: number;
+  /** The protocol whose error event ends a broken stream (SPEC §5). */
+  sseStyle: ErrorStyle;
   /** Which provider, for the in-band error message. */
   provider: string;
   now: () => number;
+  deadlines: Deadlines;
   onEnd: (outcome: BodyOutcome, error?: string) => void;
 }
 
@@ -31,52 +33,40 @@ export class TimeLimitError extends DOMException {
 }
 
 /**
- * Relays an upstream body chunk by chunk as it arrives — no buffering, no re-encoding — while
- * enforcing the idle and total limits, and ending a broken SSE stream with an error event.
+ * Relays an upstream SSE body chunk by chunk as it arrives — no buffering, no re-encoding —
+ * while enforcing the idle and total limits, and ends a broken stream with the client
+ * protocol's error event so a truncated answer never looks like a clean finish.
  */
-export function guardBody(
+export function guardSse(
   body: ReadableStream<Uint8Array>,
   o: GuardOptions,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  let waitingSince = -1;
   let ended = false;
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  let totalTimer: ReturnType<typeof setTimeout> | undefined;
-
-  const checkIdle = () => {
-    idleTimer = undefined;
-    if (ended) return;
-    const waited = waitingSince < 0 ? 0 : o.now() - waitingSince;
-    if (waited >= o.idleMs) {
-      o.upstream.abort(
-        new TimeLimitError(
-          `upstream ${o.provider} sent nothing for ${o.idleMs / 1000}s (idle_secs)`,
-          "idle",
-        ),
-      );
-      return;
-    }
-    idleTimer = setTimeout(checkIdle, o.idleMs - waited);
+  let idle: Deadline | undefined;
+  const total = o.totalAt === undefined ? undefined : o.deadlines.add(o.totalAt, () => {
+    o.upstream.abort(new TimeLimitError(`upstream ${o.provider} exceeded total_secs`, "total"));
+  });
+  const onIdle = () => {
+    o.upstream.abort(
+      new TimeLimitError(
+        `upstream ${o.provider} sent nothing for ${o.idleMs / 1000}s (idle_secs)`,
+        "idle",
+      ),
+    );
   };
-  idleTimer = setTimeout(checkIdle, o.idleMs);
-  if (o.totalMs !== undefined) {
-    totalTimer = setTimeout(() => {
-      o.upstream.abort(new TimeLimitError(`upstream ${o.provider} exceeded total_secs`, "total"));
-    }, Math.max(0, o.totalMs));
-  }
 
   const end = (outcome: BodyOutcome, error?: string) => {
     if (ended) return;
     ended = true;
-    clearTimeout(idleTimer);
-    clearTimeout(totalTimer);
+    o.deadlines.cancel(idle);
+    o.deadlines.cancel(total);
     o.onEnd(outcome, error);
   };
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      waitingSince = o.now();
+      idle = o.deadlines.add(o.now() + o.idleMs, onIdle);
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
@@ -84,24 +74,24 @@ export function guardBody(
         const reason = o.upstream.signal.aborted ? o.upstream.signal.reason : e;
         const limit = reason instanceof TimeLimitError ? reason.limit : undefined;
         const message = reason instanceof Error ? reason.message : String(reason);
-        const outcome = limit === "idle"
-          ? "idle_timeout"
-          : limit === "total"
-          ? "total_timeout"
-          : "upstream_error";
-        end(outcome, message);
+        end(
+          limit === "idle"
+            ? "idle_timeout"
+            : limit === "total"
+            ? "total_timeout"
+            : "upstream_error",
+          message,
+        );
         o.upstream.abort();
-        if (o.sseStyle) {
-          controller.enqueue(
-            new TextEncoder().encode(
-              streamErrorEvent(o.sseStyle, `the stream from ${o.provider} broke off: ${message}`),
-            ),
-          );
-          controller.close();
-        } else controller.error(reason);
+        controller.enqueue(
+          new TextEncoder().encode(
+            streamErrorEvent(o.sseStyle, `the stream from ${o.provider} broke off: ${message}`),
+          ),
+        );
+        controller.close();
         return;
       }
-      waitingSince = -1;
+      o.deadlines.cancel(idle);
       if (chunk.done) {
         end(undefined);
         controller.close();

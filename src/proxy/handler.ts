@@ -4,6 +4,7 @@ import { BodyTooLargeError, readBodyLimited } from "./body.ts";
 import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
 import { isAuthorized } from "./auth.ts";
+import { createDeadlines } from "./deadlines.ts";
 
 /** The endpoints that forward to upstreams (SPEC §4), by path. */
 const FORWARDED: Record<string, Endpoint & { requires?: string }> = {
@@ -36,7 +37,7 @@ const NOT_YET: Record<string, { style: ErrorStyle; message: string }> = {
 };
 
 /** What the handler is built from. */
-export interface HandlerOptions extends ForwardDeps {
+export interface HandlerOptions extends Omit<ForwardDeps, "deadlines"> {
   table: RouteTable;
   /** Seconds since the epoch reported as `created` in /v1/models. */
   startedAtSecs?: number;
@@ -50,9 +51,14 @@ export function createHandler(options: HandlerOptions): Handler {
   const { table, log } = options;
   const server = table.config.server;
   const created = options.startedAtSecs ?? Math.floor(Date.now() / 1000);
-  const deps: ForwardDeps = { fetch: options.fetch, now: options.now, log };
+  const deps: ForwardDeps = {
+    fetch: options.fetch,
+    now: options.now,
+    log,
+    deadlines: createDeadlines(options.now),
+  };
 
-  return async function handle(request: Request): Promise<Response> {
+  return async function handle(request): Promise<Response> {
     const startedAt = options.now();
     const requestId = request.headers.get("x-request-id")?.slice(0, 200) || crypto.randomUUID();
     const url = new URL(request.url);

@@ -1,0 +1,65 @@
+/** A registered deadline; pass it to `cancel`. */
+export interface Deadline {
+  at: number;
+  fire: () => void;
+}
+
+/** Many coarse deadlines on one timer: cheaper than a `setTimeout` per request on the hot path. */
+export interface Deadlines {
+  /** Calls `fire` once `now()` passes `at` (within about `tickMs`). */
+  add(at: number, fire: () => void): Deadline;
+  cancel(d: Deadline | undefined): void;
+  /** How many are pending (for tests and leak checks). */
+  readonly size: number;
+}
+
+/**
+ * Deadlines sharing one timer, armed for the earliest of them (never sooner than `tickMs` from
+ * now, so a burst of requests costs set insertions, not timers); no timer while none is pending.
+ */
+export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
+  const pending = new Set<Deadline>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let armedFor = Infinity;
+
+  const arm = (at: number) => {
+    const t = now();
+    const when = Math.max(at, t + tickMs);
+    if (timer !== undefined && armedFor <= when) return;
+    clearTimeout(timer);
+    armedFor = when;
+    timer = setTimeout(tick, when - t);
+  };
+  const tick = () => {
+    timer = undefined;
+    armedFor = Infinity;
+    const t = now();
+    let next = Infinity;
+    for (const d of pending) {
+      if (d.at <= t) {
+        pending.delete(d);
+        d.fire();
+      } else if (d.at < next) next = d.at;
+    }
+    if (pending.size > 0) arm(next);
+  };
+  return {
+    add(at, fire) {
+      const d = { at, fire };
+      pending.add(d);
+      arm(at);
+      return d;
+    },
+    cancel(d) {
+      if (!d || !pending.delete(d)) return;
+      if (pending.size === 0) {
+        clearTimeout(timer);
+        timer = undefined;
+        armedFor = Infinity;
+      }
+    },
+    get size() {
+      return pending.size;
+    },
+  };
+}
