@@ -1,0 +1,39 @@
+/**
+ * The runtime's floor for the benchmark (SPEC §9): a bare `Deno.serve` + `fetch` passthrough that
+ * forwards the method, body and content-type to the upstream at the same path and streams the
+ * answer back. BitRouter cannot be faster than this on the same machine; it is measured against it.
+ *
+ * Usage: deno run --allow-net bench/passthrough.ts http://127.0.0.1:UPSTREAM_PORT [--signal]
+ * Prints one line, `passthrough ready: http://127.0.0.1:PORT`, once it is listening.
+ *
+ * `--signal` also hands the request's AbortSignal to fetch, so that a client disconnect aborts the
+ * upstream request (SPEC §5 asks this of BitRouter). It is off by default because it is not free:
+ * it shows what that one line costs when compared with the plain floor.
+ */
+
+const [origin, ...flags] = Deno.args;
+if (!origin || flags.some((f) => f !== "--signal")) {
+  console.error("usage: passthrough.ts UPSTREAM_ORIGIN [--signal]");
+  Deno.exit(2);
+}
+const withSignal = flags.includes("--signal");
+
+Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  onListen: ({ hostname, port }) => console.log(`passthrough ready: http://${hostname}:${port}`),
+}, async (req) => {
+  const url = new URL(req.url);
+  // A router has to read the body whole anyway (it needs `model`), so the floor does too.
+  const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+  const upstream = await fetch(origin + url.pathname + url.search, {
+    method: req.method,
+    body,
+    headers: { "content-type": req.headers.get("content-type") ?? "application/json" },
+    signal: withSignal ? req.signal : undefined,
+  });
+  return new Response(upstream.body, {
+    status: upstream.status,
+    headers: { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" },
+  });
+});
