@@ -94,6 +94,14 @@ export function resolveCandidates(table: RouteTable, requested: string): Resolut
   }
 
   const offers = table.offers.get(model) ?? [];
+  if (table.providers.size === 0) {
+    throw new NoRouteError(
+      model,
+      table.config.file
+        ? `${table.config.file} declares no providers; uncomment a block under providers:`
+        : "no config file, and no local model server answered on 11434, 8000, 1234 or 8080; start one (then restart bitrouter) or write a config with `bitrouter init`",
+    );
+  }
   if (offers.length === 0) throw new NoRouteError(model, "no provider declares it");
   return split(
     model,
