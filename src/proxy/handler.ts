@@ -135,18 +135,12 @@ export function createHandler(options: HandlerOptions): Handler {
           data: [...models].map(([id, owners]) => entry(id, owners)),
         }, { headers });
       }
-      const id = decodeURIComponent(path.slice("/v1/models/".length));
       try {
-        const r = resolveCandidates(table, id);
+        const r = resolveCandidates(table, decodeModelId(path.slice("/v1/models/".length)));
         return Response.json(entry(r.model, r.candidates.map((c) => c.provider.id)), { headers });
       } catch (e) {
         if (!(e instanceof NoRouteError)) throw e;
-        return fail(style, {
-          status: 404,
-          type: "invalid_request_error",
-          code: "model_not_found",
-          message: e.message,
-        });
+        return fail(style, modelNotFound(e));
       }
     }
 
@@ -183,13 +177,7 @@ export function createHandler(options: HandlerOptions): Handler {
       resolution = resolveCandidates(table, body.model as string);
     } catch (e) {
       if (!(e instanceof NoRouteError)) throw e;
-      return fail(style, {
-        status: 404,
-        type: "invalid_request_error",
-        code: "model_not_found",
-        param: "model",
-        message: e.message,
-      });
+      return fail(style, { ...modelNotFound(e), param: "model" });
     }
     return forwardWithFailover({
       request,
@@ -201,6 +189,24 @@ export function createHandler(options: HandlerOptions): Handler {
       startedAt,
     }, deps);
   };
+}
+
+function modelNotFound(e: NoRouteError): ErrorBody {
+  return {
+    status: 404,
+    type: "invalid_request_error",
+    code: "model_not_found",
+    message: e.message,
+  };
+}
+
+/** The model id of a `/v1/models/{id}` path; a malformed escape is kept as written (and so not found). */
+function decodeModelId(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function methodNotAllowed(method: string, allowed: string): ErrorBody {

@@ -283,9 +283,11 @@ Deno.test("/v1/models lists exactly what resolves, and /v1/models/{id} answers f
     assert.equal(res.status, 200, id);
     assert.equal((await res.json()).id, id);
   }
-  const missing = await handler(new Request("http://x/v1/models/nope"));
-  assert.equal(missing.status, 404);
-  await missing.body?.cancel();
+  for (const bad of ["nope", "%E0%A4%A"]) {
+    const missing = await handler(new Request(`http://x/v1/models/${bad}`));
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error.code, "model_not_found");
+  }
 });
 
 Deno.test("with skip_auth false every /v1 call needs one of the keys; /health stays open", async () => {
