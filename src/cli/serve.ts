@@ -23,18 +23,8 @@ Options:
 
 const LEVELS = ["error", "warn", "info", "debug"];
 
-/** How serve waits for the stop signal; tests and main.ts may replace it. */
-export interface ServeHooks {
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
-  stopSignal?: Promise<string>;
-}
-
 /** `bitrouter serve`: listen, print one ready line, serve until SIGINT/SIGTERM, drain, exit 0. */
-export async function serveCommand(
-  argv: string[],
-  io: Io,
-  hooks: ServeHooks = {},
-): Promise<number> {
+export async function serveCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommand(argv, {
     config: { type: "string", short: "c" },
     listen: { type: "string" },
@@ -123,7 +113,7 @@ export async function serveCommand(
     log.warn("SIGHUP: this version does not reload its config; restart bitrouter to apply changes");
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
   const signal = await Promise.race([
-    hooks.stopSignal ?? stopSignal(),
+    stopSignal(),
     httpServer.finished.then(() => ""),
   ]);
   if (signal) {

@@ -1,6 +1,5 @@
 import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Node } from "yaml";
 import type { z } from "zod";
-import { dirname } from "node:path";
 import { ConfigError, type Diagnostic } from "./errors.ts";
 import { interpolate } from "./interpolate.ts";
 import { FileSchema, type RawConfig, type RawProvider, type RawTimeouts } from "./schema.ts";
@@ -10,6 +9,7 @@ import {
   type Config,
   DEFAULT_SERVER,
   DEFAULT_TIMEOUTS,
+  modelsAsNamed,
   type Provider,
   type Timeouts,
   type VirtualModel,
@@ -360,10 +360,7 @@ function buildConfig(
         ? { id: m, upstreamId: m }
         : { id: m.id, upstreamId: m.provider_model_id ?? m.id }
     );
-    const models = declared.length || rp.models ? declared : (builtIn?.models ?? []).map((m) => ({
-      id: m,
-      upstreamId: m,
-    }));
+    const models = declared.length || rp.models ? declared : modelsAsNamed(builtIn?.models ?? []);
     providers.push({
       id,
       apiBase: apiBase.replace(/\/+$/, ""),
@@ -421,9 +418,4 @@ function buildConfig(
     virtualModels,
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
-}
-
-/** The folder relative paths inside a config resolve against. */
-export function configDir(file: string): string {
-  return dirname(file);
 }

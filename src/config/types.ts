@@ -15,6 +15,11 @@ export interface ModelAlias {
   upstreamId: string;
 }
 
+/** Models offered under the ids the server itself uses. */
+export function modelsAsNamed(ids: readonly string[]): ModelAlias[] {
+  return ids.map((id) => ({ id, upstreamId: id }));
+}
+
 /** Where a provider's definition came from. */
 export type ProviderSource = "config" | "detected" | "built-in";
 

@@ -1,12 +1,9 @@
 import { CATALOG } from "./catalog.ts";
-import { DEFAULT_TIMEOUTS, type Provider } from "../config/types.ts";
+import { DEFAULT_TIMEOUTS, modelsAsNamed, type Provider } from "../config/types.ts";
+import type { DetectedServer } from "../config/template.ts";
 
 /** A local model server found answering on its default port. */
-export interface FoundServer {
-  id: string;
-  apiBase: string;
-  models: string[];
-}
+export type FoundServer = DetectedServer;
 
 /** The local servers probed in zero-config, on loopback only (SPEC §7). */
 export const LOCAL_SERVERS: readonly { id: string; port: number }[] = [
@@ -59,7 +56,7 @@ export function zeroConfigProviders(
     id: f.id,
     apiBase: f.apiBase,
     defaultProtocol: "chat_completions",
-    models: f.models.map((m) => ({ id: m, upstreamId: m })),
+    models: modelsAsNamed(f.models),
     order: 0,
     source: "detected",
   }));
@@ -73,7 +70,7 @@ export function zeroConfigProviders(
       apiKey: key,
       keyVar: entry.keyVar,
       defaultProtocol: entry.protocol,
-      models: entry.models.map((m) => ({ id: m, upstreamId: m })),
+      models: modelsAsNamed(entry.models),
       order: 0,
       autoDiscover: false,
       source: "built-in",

@@ -9,7 +9,7 @@ export interface Attempt {
   provider: string;
   /** Upstream status, when it answered. */
   status?: number;
-  /** `timeout` counts towards a 504, `rate_limit` towards a 429. */
+  /** All `timeout`s make a 504; all `status` 429s make a 429; `unsupported` was never sent. */
   kind: "status" | "network" | "timeout" | "unsupported";
   detail: string;
   retryAfter?: string;

@@ -58,6 +58,7 @@ export async function forwardWithFailover(
   deps: ForwardDeps,
 ): Promise<Response> {
   const attempts: Attempt[] = [];
+  let tried = 0;
   const streamed = fr.body.stream === true;
   const logBase = {
     requestId: fr.requestId,
@@ -75,7 +76,7 @@ export async function forwardWithFailover(
       });
       continue;
     }
-    const tried = attempts.filter((a) => a.kind !== "unsupported").length + 1;
+    tried++;
     const result = await tryCandidate(fr, candidate, tried, deps);
     if (result instanceof Response) return result;
     if (result === "client_gone") {
@@ -92,7 +93,6 @@ export async function forwardWithFailover(
     deps.log.debug("candidate failed", { id: fr.requestId, attempt: formatAttempt(result) });
   }
   const failure = aggregateFailure(attempts);
-  const tried = attempts.filter((a) => a.kind !== "unsupported").length;
   const headers: Record<string, string> = {
     "x-request-id": fr.requestId,
     "x-bitrouter-attempts": String(tried),
