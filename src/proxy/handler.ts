@@ -38,7 +38,11 @@ const NOT_YET: Record<string, { style: ErrorStyle; message: string }> = {
 
 /** What the handler is built from. */
 export interface HandlerOptions extends Omit<ForwardDeps, "deadlines"> {
-  table: RouteTable;
+  /**
+   * The route table to use for the next request. A function, so that a reload or a discovery
+   * round can swap in a new table while running requests keep the one they started with.
+   */
+  routes: () => RouteTable;
   /** Seconds since the epoch reported as `created` in /v1/models. */
   startedAtSecs?: number;
 }
@@ -48,8 +52,7 @@ export type Handler = (request: Request) => Promise<Response>;
 
 /** Builds the HTTP handler of SPEC §4 over one route table. */
 export function createHandler(options: HandlerOptions): Handler {
-  const { table, log } = options;
-  const server = table.config.server;
+  const { log } = options;
   const created = options.startedAtSecs ?? Math.floor(Date.now() / 1000);
   const deps: ForwardDeps = {
     fetch: options.fetch,
@@ -60,6 +63,8 @@ export function createHandler(options: HandlerOptions): Handler {
 
   return async function handle(request): Promise<Response> {
     const startedAt = options.now();
+    const table = options.routes();
+    const server = table.config.server;
     const requestId = request.headers.get("x-request-id")?.slice(0, 200) || crypto.randomUUID();
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;

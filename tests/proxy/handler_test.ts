@@ -50,7 +50,7 @@ function setup(routes: Record<string, Route>, config = CONFIG) {
   };
   const table = buildRouteTable(parseConfig(config, "/t.yaml", { env: () => undefined }));
   const handler = createHandler({
-    table,
+    routes: () => table,
     fetch: fakeFetch as typeof fetch,
     now: () => performance.now(),
     log: silentLogger,
