@@ -21,6 +21,14 @@ export const CTX: TranslationContext = {
   nowSecs: 1750000000,
 };
 
+/** The context for an OpenAI client served by a hosted Anthropic model. */
+export const CLAUDE_CTX: TranslationContext = {
+  requestedModel: "anthropic:claude-sonnet-4-5",
+  upstreamModel: "claude-sonnet-4-5",
+  requestId: "req_01HZX3K9",
+  nowSecs: 1750000000,
+};
+
 /** A fixture's parsed JSON. */
 export function fixture(name: string): unknown {
   return JSON.parse(Deno.readTextFileSync(new URL(name, FIXTURES)));
