@@ -53,7 +53,22 @@ export interface FakeUpstreamOptions {
   chunkDelayMs?: number;
   /** pieces of the answer; default ["Hello", " from", " <kind>"] */
   content?: string[];
+  /**
+   * answer chat requests with these tool calls instead of text: plain, `message.tool_calls` and
+   * finish_reason `tool_calls`; streamed, one delta naming each call, then its arguments split
+   * over several chunks
+   */
+  toolCalls?: FakeToolCall[];
 }
+
+/** A tool call a fake answers with. */
+export interface FakeToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** How many chunks a streamed tool call's arguments are split over. */
+const ARGUMENT_CHUNKS = 3;
 
 export interface FakeUpstream {
   readonly kind: FakeKind;
@@ -131,6 +146,7 @@ class Fake implements FakeUpstream {
   readonly #firstLoadMs: number;
   readonly #chunkDelayMs: number;
   readonly #content: string[];
+  readonly #toolCalls: FakeToolCall[] | undefined;
   readonly #loaded = new Set<string>();
   readonly #closing = new AbortController();
   #abortWaiters: Array<(at: number) => void> = [];
@@ -150,6 +166,7 @@ class Fake implements FakeUpstream {
     this.#firstLoadMs = options.firstLoadMs ?? 0;
     this.#chunkDelayMs = options.chunkDelayMs ?? 0;
     this.#content = options.content ?? ["Hello", " from", ` ${options.kind}`];
+    this.#toolCalls = options.toolCalls;
   }
 
   /**
@@ -527,16 +544,54 @@ class Fake implements FakeUpstream {
   }
 
   #chatCompletion(model: string): Record<string, unknown> {
+    const calls = this.#toolCalls;
+    const message = calls === undefined ? { role: "assistant", content: this.#content.join("") } : {
+      role: "assistant",
+      // Ollama sends an empty string beside tool calls; the others null.
+      content: this.kind === "ollama" ? "" : null,
+      tool_calls: calls.map((call, i) => ({
+        id: this.#callId(i),
+        type: "function",
+        function: { name: call.name, arguments: JSON.stringify(call.arguments) },
+      })),
+    };
     return {
       ...this.#envelope("chat.completion", model),
       choices: [{
         index: 0,
-        message: { role: "assistant", content: this.#content.join("") },
+        message,
         logprobs: null,
-        finish_reason: "stop",
+        finish_reason: calls === undefined ? "stop" : "tool_calls",
       }],
       usage: this.#usage(),
     };
+  }
+
+  #callId(index: number): string {
+    return `call_${this.kind}_${index}`;
+  }
+
+  /** The deltas of the tool calls: each call named once, then its arguments in pieces. */
+  #toolCallDeltas(calls: FakeToolCall[]): Record<string, unknown>[] {
+    return calls.flatMap((call, index) => {
+      const args = JSON.stringify(call.arguments);
+      const size = Math.ceil(args.length / ARGUMENT_CHUNKS);
+      const pieces: string[] = [];
+      for (let i = 0; i < args.length; i += size) pieces.push(args.slice(i, i + size));
+      return [
+        {
+          tool_calls: [{
+            index,
+            id: this.#callId(index),
+            type: "function",
+            function: { name: call.name, arguments: "" },
+          }],
+        },
+        ...pieces.map((arguments_) => ({
+          tool_calls: [{ index, function: { arguments: arguments_ } }],
+        })),
+      ];
+    });
   }
 
   #textCompletion(model: string): Record<string, unknown> {
@@ -555,10 +610,17 @@ class Fake implements FakeUpstream {
       withUsage({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
     // Ollama repeats the role in every delta; the others send it once, first.
     const role = this.kind === "ollama" ? { role: "assistant" } : {};
+    const calls = this.#toolCalls;
+    const body = calls === undefined
+      ? this.#content.map((piece) => chunk({ ...role, content: piece }, null))
+      : this.#toolCallDeltas(calls).map((delta) => chunk({ ...role, ...delta }, null));
     const events = [
       chunk({ role: "assistant", content: "" }, null),
-      ...this.#content.map((piece) => chunk({ ...role, content: piece }, null)),
-      chunk(this.kind === "ollama" ? { role: "assistant", content: "" } : {}, "stop"),
+      ...body,
+      chunk(
+        this.kind === "ollama" ? { role: "assistant", content: "" } : {},
+        calls === undefined ? "stop" : "tool_calls",
+      ),
     ];
     if (includeUsage) events.push({ ...head, choices: [], usage: this.#usage() });
     return [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), "data: [DONE]\n\n"];

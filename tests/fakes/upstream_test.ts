@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import OpenAI from "openai";
 import { type FakeKind, refusedApiBase, startFake } from "./upstream.ts";
 
 const KINDS: FakeKind[] = ["ollama", "vllm", "lmstudio", "llamacpp", "openai"];
@@ -568,4 +569,84 @@ Deno.test("refusedApiBase: nothing listens there", async () => {
   const base = await refusedApiBase();
   assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
   await assert.rejects(fetch(`${base}/models`), TypeError);
+});
+
+const TOOL_CALLS = [
+  { name: "get_weather", arguments: { city: "Paris", unit: "c" } },
+  { name: "Read", arguments: { file_path: "/home/ada/project/deno.json" } },
+];
+
+for (const kind of KINDS) {
+  Deno.test(`${kind}: scripted tool calls, plain: message.tool_calls and finish_reason tool_calls`, async () => {
+    const fake = await startFake({ kind, toolCalls: TOOL_CALLS });
+    try {
+      const model = (await (await fetch(`${fake.apiBase}/models`)).json()).data[0].id;
+      const body = await (await post(`${fake.apiBase}/chat/completions`, chat(model))).json();
+      const [choice] = body.choices;
+      assert.equal(choice.finish_reason, "tool_calls");
+      assert.equal(choice.message.role, "assistant");
+      assert.equal(choice.message.content, kind === "ollama" ? "" : null);
+      assert.deepEqual(
+        choice.message.tool_calls.map((
+          c: { id: string; type: string; function: { name: string; arguments: string } },
+        ) => [
+          c.id,
+          c.type,
+          c.function.name,
+          JSON.parse(c.function.arguments),
+        ]),
+        [
+          [`call_${kind}_0`, "function", "get_weather", { city: "Paris", unit: "c" }],
+          [`call_${kind}_1`, "function", "Read", { file_path: "/home/ada/project/deno.json" }],
+        ],
+      );
+    } finally {
+      await fake.close();
+    }
+  });
+
+  Deno.test(`${kind}: scripted tool calls, streamed: arguments split over several chunks`, async () => {
+    const fake = await startFake({ kind, toolCalls: TOOL_CALLS });
+    try {
+      const model = (await (await fetch(`${fake.apiBase}/models`)).json()).data[0].id;
+      const response = await post(
+        `${fake.apiBase}/chat/completions`,
+        chat(model, { stream: true }),
+      );
+      const events = await readEvents(response);
+      assert.equal(events.at(-1)!.data, "[DONE]");
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
+      const deltas = chunks.flatMap((c) => c.choices[0].delta.tool_calls ?? []);
+      // Per call: one delta with id and name, then at least two argument pieces.
+      for (const index of [0, 1]) {
+        const mine = deltas.filter((d: { index: number }) => d.index === index);
+        assert.equal(mine[0].id, `call_${kind}_${index}`);
+        assert.equal(mine[0].function.arguments, "");
+        assert.ok(mine.length >= 3, `${mine.length} deltas for call ${index}`);
+        const args = mine.map((d: { function: { arguments: string } }) => d.function.arguments)
+          .join("");
+        assert.deepEqual(JSON.parse(args), TOOL_CALLS[index].arguments);
+      }
+      assert.equal(chunks.at(-1).choices[0].finish_reason, "tool_calls");
+    } finally {
+      await fake.close();
+    }
+  });
+}
+
+Deno.test("scripted tool calls stream as the openai SDK assembles them", async () => {
+  const fake = await startFake({ kind: "openai", toolCalls: TOOL_CALLS });
+  try {
+    const client = new OpenAI({ apiKey: "sk-test", baseURL: fake.apiBase, maxRetries: 0 });
+    const completion = await client.chat.completions
+      .stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+      .finalChatCompletion();
+    const calls = completion.choices[0].message.tool_calls ?? [];
+    assert.deepEqual(
+      calls.map((c) => c.type === "function" && JSON.parse(c.function.arguments)),
+      TOOL_CALLS.map((c) => c.arguments),
+    );
+  } finally {
+    await fake.close();
+  }
 });
