@@ -1,3 +1,5 @@
+import type { Protocol } from "../config/protocol.ts";
+
 /** The error shape a client's SDK expects. */
 export type ErrorStyle = "openai" | "anthropic";
 
@@ -40,14 +42,36 @@ export function errorResponse(style: ErrorStyle, e: ErrorBody, headers?: Headers
   return new Response(errorJson(style, e), { status: e.status, headers: h });
 }
 
-/** The final SSE event that tells the client's SDK a stream broke (SPEC §5). */
-export function streamErrorEvent(style: ErrorStyle, message: string): string {
-  if (style === "anthropic") {
+/**
+ * The final SSE event that tells the client's SDK a stream broke (SPEC §5), in the client's
+ * protocol: `data: {"error":…}` for Chat Completions, `event: error` for Messages,
+ * `response.failed` for Responses. It starts with a blank line, so it stands alone even when the
+ * upstream broke off in the middle of an event.
+ */
+export function streamErrorEvent(protocol: Protocol, message: string): string {
+  if (protocol === "messages") {
     return `\n\nevent: error\ndata: ${
-      errorJson(style, { status: 500, message, type: "api_error" })
+      errorJson("anthropic", { status: 500, message, type: "api_error" })
     }\n\n`;
   }
+  if (protocol === "responses") {
+    const failed = {
+      type: "response.failed",
+      response: {
+        object: "response",
+        status: "failed",
+        error: { code: "server_error", message },
+        output: [],
+      },
+    };
+    return `\n\nevent: response.failed\ndata: ${JSON.stringify(failed)}\n\n`;
+  }
   return `\n\ndata: ${
-    errorJson(style, { status: 502, message, type: "upstream_error", code: "stream_interrupted" })
+    errorJson("openai", {
+      status: 502,
+      message,
+      type: "upstream_error",
+      code: "stream_interrupted",
+    })
   }\n\n`;
 }

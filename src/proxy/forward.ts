@@ -13,12 +13,49 @@ import {
 import { type BodyOutcome, guardSse, TimeLimitError } from "./guard_stream.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { replaceModel } from "./body.ts";
+import { SseTranslator } from "./sse_translate.ts";
+import { translationFor } from "../protocols/registry.ts";
+import {
+  type Translation,
+  type TranslationContext,
+  TranslationError,
+} from "../protocols/translation.ts";
 
-/** One BitRouter endpoint that forwards: its protocol and the upstream path it maps to. */
+/** One BitRouter endpoint that forwards: the client's protocol and its error envelope. */
 export interface Endpoint {
   protocol: Protocol;
-  upstreamPath: string;
   style: ErrorStyle;
+  /**
+   * The upstream path for endpoints served only by upstreams of the same protocol, without
+   * translation (`/embeddings`, `/completions`); absent, the path is the candidate protocol's.
+   */
+  path?: string;
+}
+
+/** Where each protocol's generation endpoint lives under a provider's api_base (SPEC §5). */
+const PROTOCOL_PATHS: Partial<Record<Protocol, string>> = {
+  chat_completions: "/chat/completions",
+  messages: "/messages",
+  responses: "/responses",
+};
+
+/** How one candidate is called: the path, and the translation when protocols differ. */
+interface Plan {
+  path: string;
+  translation?: Translation;
+}
+
+/** The plan for a candidate, or why this endpoint cannot use it. */
+function planFor(endpoint: Endpoint, protocol: Protocol): Plan | string {
+  if (protocol === endpoint.protocol) {
+    return { path: endpoint.path ?? PROTOCOL_PATHS[protocol]! };
+  }
+  const path = PROTOCOL_PATHS[protocol];
+  const translation = endpoint.path ? undefined : translationFor(endpoint.protocol, protocol);
+  if (!path || !translation) {
+    return `speaks ${protocol}, and BitRouter cannot translate ${endpoint.protocol} to it`;
+  }
+  return { path, translation };
 }
 
 /** Everything one forwarded request needs. */
@@ -67,17 +104,23 @@ export async function forwardWithFailover(
     streamed,
   };
   for (const candidate of fr.resolution.candidates) {
-    if (candidate.protocol !== fr.endpoint.protocol) {
+    const plan = planFor(fr.endpoint, candidate.protocol);
+    if (typeof plan === "string") {
+      attempts.push({ provider: candidate.provider.id, kind: "unsupported", detail: plan });
+      continue;
+    }
+    const upstreamBody = bodyFor(fr, candidate, plan);
+    if (upstreamBody instanceof TranslationError) {
       attempts.push({
         provider: candidate.provider.id,
         kind: "unsupported",
-        detail:
-          `speaks ${candidate.protocol}, and translation from ${fr.endpoint.protocol} is not available yet`,
+        status: 400,
+        detail: upstreamBody.message,
       });
       continue;
     }
     tried++;
-    const result = await tryCandidate(fr, candidate, tried, deps);
+    const result = await tryCandidate(fr, candidate, plan, upstreamBody, tried, deps);
     if (result instanceof Response) return result;
     if (result === "client_gone") {
       deps.log.request({
@@ -118,10 +161,36 @@ export async function forwardWithFailover(
   }, headers);
 }
 
+/** What a translation needs to know of this request and candidate. */
+function contextFor(fr: ForwardRequest, candidate: Candidate): TranslationContext {
+  return {
+    requestedModel: fr.resolution.model,
+    upstreamModel: candidate.model,
+    requestId: fr.requestId,
+    nowSecs: Math.floor(Date.now() / 1000),
+  };
+}
+
+/** The body sent to a candidate: the client's with only `model` changed, or its translation. */
+function bodyFor(fr: ForwardRequest, candidate: Candidate, plan: Plan): string | TranslationError {
+  if (plan.translation) {
+    try {
+      return JSON.stringify(plan.translation.request(fr.body, contextFor(fr, candidate)));
+    } catch (e) {
+      if (e instanceof TranslationError) return e;
+      throw e;
+    }
+  }
+  return candidate.model === fr.body.model ? fr.text : replaceModel(fr.text, candidate.model) ??
+    JSON.stringify({ ...fr.body, model: candidate.model });
+}
+
 /** Sends the request to one candidate: a Response to relay, an Attempt to fail over from, or the client left. */
 async function tryCandidate(
   fr: ForwardRequest,
   candidate: Candidate,
+  plan: Plan,
+  body: string,
   attemptNo: number,
   deps: ForwardDeps,
 ): Promise<Response | Attempt | "client_gone"> {
@@ -141,11 +210,8 @@ async function tryCandidate(
     return { provider: provider.id, ...describeFetchError(reason) };
   };
 
-  const url = provider.apiBase + fr.endpoint.upstreamPath;
-  const body = candidate.model === fr.body.model
-    ? fr.text
-    : replaceModel(fr.text, candidate.model) ??
-      JSON.stringify({ ...fr.body, model: candidate.model });
+  const url = provider.apiBase + plan.path;
+  const { translation } = plan;
 
   const sentAt = deps.now();
   const headerDeadline = deadlines.add(sentAt + t.firstByteSecs * 1000, () => {
@@ -212,11 +278,18 @@ async function tryCandidate(
     });
 
   if (isSse) {
+    if (translation) {
+      headers.set("content-type", "text/event-stream; charset=utf-8");
+      headers.set("cache-control", "no-cache");
+    }
     const relay = guardSse(res.body!, {
       upstream,
       idleMs: t.idleSecs * 1000,
       totalAt,
-      sseStyle: fr.endpoint.style,
+      protocol: fr.endpoint.protocol,
+      codec: translation
+        ? new SseTranslator(translation.stream(contextFor(fr, candidate)))
+        : undefined,
       provider: provider.id,
       now: deps.now,
       deadlines,
@@ -250,8 +323,31 @@ async function tryCandidate(
     deadlines.cancel(bodyDeadline);
   }
   release();
+  if (!translation) {
+    log(undefined);
+    return new Response(bytes, { status: res.status, headers });
+  }
+  // Another protocol's answer: parse it and answer in the client's (SPEC §6).
+  const text = new TextDecoder().decode(bytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    if (res.ok) {
+      return {
+        provider: provider.id,
+        status: res.status,
+        kind: "status",
+        detail: `answered ${res.status} with a body that is not JSON`,
+      };
+    }
+    parsed = text;
+  }
+  const ctx = contextFor(fr, candidate);
+  const answer = res.ok ? translation.response(parsed, ctx) : translation.error(res.status, parsed);
+  headers.set("content-type", "application/json");
   log(undefined);
-  return new Response(bytes, { status: res.status, headers });
+  return new Response(JSON.stringify(answer), { status: res.status, headers });
 }
 
 /**

@@ -1,4 +1,5 @@
-import { type ErrorStyle, streamErrorEvent } from "./envelope.ts";
+import type { Protocol } from "../config/protocol.ts";
+import { streamErrorEvent } from "./envelope.ts";
 import type { Deadline, Deadlines } from "./deadlines.ts";
 
 /** How a relayed body ended: undefined when it finished cleanly. */
@@ -16,13 +17,27 @@ export interface GuardOptions {
   idleMs: number;
   /** When `total_secs` runs out, on the `now()` clock, if set. */
   totalAt?: number;
-  /** The protocol whose error event ends a broken stream (SPEC §5). */
-  sseStyle: ErrorStyle;
+  /** The client's protocol, whose error event ends a broken stream (SPEC §5). */
+  protocol: Protocol;
+  /** Re-encodes the stream for a client of another protocol (SPEC §6); absent, bytes pass as they are. */
+  codec?: StreamCodec;
   /** Which provider, for the in-band error message. */
   provider: string;
   now: () => number;
   deadlines: Deadlines;
   onEnd: (outcome: BodyOutcome, error?: string) => void;
+}
+
+/** Turns upstream bytes into client bytes, and closes the client's stream cleanly or with its error event. */
+export interface StreamCodec {
+  /** The client bytes for one upstream chunk; may be empty when the chunk completed nothing. */
+  chunk(bytes: Uint8Array): Uint8Array;
+  /** The closing bytes when the upstream body ended. */
+  end(): Uint8Array;
+  /** Whether the upstream sent its final event before ending. */
+  readonly finished: boolean;
+  /** The client's error event for a stream that broke. */
+  fail(message: string): Uint8Array;
 }
 
 /** Marks an abort that BitRouter itself decided, so the reason can be told apart from a network error. */
@@ -66,36 +81,50 @@ export function guardSse(
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      idle = o.deadlines.add(o.now() + o.idleMs, onIdle);
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (e) {
-        const reason = o.upstream.signal.aborted ? o.upstream.signal.reason : e;
-        const limit = reason instanceof TimeLimitError ? reason.limit : undefined;
-        const message = reason instanceof Error ? reason.message : String(reason);
-        end(
-          limit === "idle"
-            ? "idle_timeout"
-            : limit === "total"
-            ? "total_timeout"
-            : "upstream_error",
-          message,
-        );
-        o.upstream.abort();
-        controller.enqueue(
-          new TextEncoder().encode(
-            streamErrorEvent(o.sseStyle, `the stream from ${o.provider} broke off: ${message}`),
-          ),
-        );
-        controller.close();
+      for (;;) {
+        idle = o.deadlines.add(o.now() + o.idleMs, onIdle);
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          const reason = o.upstream.signal.aborted ? o.upstream.signal.reason : e;
+          const limit = reason instanceof TimeLimitError ? reason.limit : undefined;
+          const message = reason instanceof Error ? reason.message : String(reason);
+          end(
+            limit === "idle"
+              ? "idle_timeout"
+              : limit === "total"
+              ? "total_timeout"
+              : "upstream_error",
+            message,
+          );
+          o.upstream.abort();
+          const text = `the stream from ${o.provider} broke off: ${message}`;
+          controller.enqueue(
+            o.codec
+              ? o.codec.fail(text)
+              : new TextEncoder().encode(streamErrorEvent(o.protocol, text)),
+          );
+          controller.close();
+          return;
+        }
+        o.deadlines.cancel(idle);
+        if (chunk.done) {
+          if (o.codec) {
+            const finished = o.codec.finished;
+            const tail = o.codec.end();
+            end(finished ? undefined : "upstream_error", finished ? undefined : "no final event");
+            if (tail.length) controller.enqueue(tail);
+          } else end(undefined);
+          controller.close();
+          return;
+        }
+        const out = o.codec ? o.codec.chunk(chunk.value) : chunk.value;
+        // A chunk that completed no event gives the client nothing yet: read on.
+        if (out.length === 0) continue;
+        controller.enqueue(out);
         return;
       }
-      o.deadlines.cancel(idle);
-      if (chunk.done) {
-        end(undefined);
-        controller.close();
-      } else controller.enqueue(chunk.value);
     },
     cancel(reason) {
       end("client_gone");

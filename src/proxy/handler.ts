@@ -5,34 +5,20 @@ import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
 import { isAuthorized } from "./auth.ts";
 import { createDeadlines } from "./deadlines.ts";
+import { estimateTokens } from "../protocols/messages/count_tokens.ts";
 
 /** The endpoints that forward to upstreams (SPEC §4), by path. */
 const FORWARDED: Record<string, Endpoint & { requires?: string }> = {
-  "/v1/chat/completions": {
-    protocol: "chat_completions",
-    upstreamPath: "/chat/completions",
-    style: "openai",
-    requires: "messages",
-  },
-  "/v1/completions": {
-    protocol: "chat_completions",
-    upstreamPath: "/completions",
-    style: "openai",
-  },
-  "/v1/embeddings": { protocol: "chat_completions", upstreamPath: "/embeddings", style: "openai" },
-};
-
-/** Paths the SPEC names that this version does not serve yet, with what to use meanwhile. */
-const NOT_YET: Record<string, { style: ErrorStyle; message: string }> = {
-  "/v1/messages": {
+  "/v1/chat/completions": { protocol: "chat_completions", style: "openai", requires: "messages" },
+  "/v1/messages": { protocol: "messages", style: "anthropic", requires: "messages" },
+  "/v1/responses": { protocol: "responses", style: "openai" },
+  "/v1/completions": { protocol: "chat_completions", style: "openai", path: "/completions" },
+  "/v1/embeddings": { protocol: "chat_completions", style: "openai", path: "/embeddings" },
+  "/v1/messages/count_tokens": {
+    protocol: "messages",
     style: "anthropic",
-    message:
-      "POST /v1/messages (Anthropic Messages) is not available in this version of BitRouter; use /v1/chat/completions",
-  },
-  "/v1/responses": {
-    style: "openai",
-    message:
-      "POST /v1/responses (OpenAI Responses) is not available in this version of BitRouter; use /v1/chat/completions",
+    path: "/messages/count_tokens",
+    requires: "messages",
   },
 };
 
@@ -89,16 +75,15 @@ export function createHandler(options: HandlerOptions): Handler {
     }
 
     const forward = FORWARDED[path];
-    const notYet = NOT_YET[path];
-    const style: ErrorStyle = notYet?.style ?? "openai";
-    const known = forward || notYet || path === "/v1/models" || path.startsWith("/v1/models/");
+    const style: ErrorStyle = forward?.style ?? "openai";
+    const known = forward || path === "/v1/models" || path.startsWith("/v1/models/");
     if (!known) {
       return fail(style, {
         status: 404,
         type: "invalid_request_error",
         code: "unknown_url",
         message:
-          `no such endpoint: ${request.method} ${path}; BitRouter serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /health`,
+          `no such endpoint: ${request.method} ${path}; BitRouter serves /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, /v1/embeddings, /v1/models and /health`,
       });
     }
     if (!server.skipAuth && !isAuthorized(request.headers, server.apiKeys)) {
@@ -111,16 +96,6 @@ export function createHandler(options: HandlerOptions): Handler {
           "missing or wrong API key: send `Authorization: Bearer <key>` or `x-api-key: <key>` with one of server.api_keys",
       });
     }
-    if (notYet) {
-      await request.body?.cancel().catch(() => {});
-      return fail(style, {
-        status: 404,
-        type: "invalid_request_error",
-        code: "unknown_url",
-        message: notYet.message,
-      });
-    }
-
     if (!forward) {
       if (request.method !== "GET" && request.method !== "HEAD") {
         await request.body?.cancel().catch(() => {});
@@ -183,6 +158,23 @@ export function createHandler(options: HandlerOptions): Handler {
     } catch (e) {
       if (!(e instanceof NoRouteError)) throw e;
       return fail(style, { ...modelNotFound(e), param: "model" });
+    }
+    if (
+      forward.path === "/messages/count_tokens" && resolution.candidates[0]?.protocol !== "messages"
+    ) {
+      // Only a Messages upstream can count exactly; for the rest, the documented estimate.
+      log.request({
+        requestId,
+        protocol: forward.protocol,
+        model: resolution.model,
+        attempts: 0,
+        status: 200,
+        streamed: false,
+        totalMs: Math.round(options.now() - startedAt),
+      });
+      return Response.json({ input_tokens: estimateTokens(body) }, {
+        headers: { "x-request-id": requestId, "x-bitrouter-estimate": "chars/4" },
+      });
     }
     return forwardWithFailover({
       request,

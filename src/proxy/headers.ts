@@ -52,12 +52,11 @@ export function upstreamHeaders(
   out.set("x-request-id", requestId);
   if (!out.has("content-type")) out.set("content-type", "application/json");
   for (const [name, value] of Object.entries(provider.headers)) out.set(name, value);
-  if (provider.apiKey) {
-    if (protocol === "messages") {
-      out.set("x-api-key", provider.apiKey);
-      out.set("anthropic-version", client.get("anthropic-version") ?? "2023-06-01");
-    } else out.set("authorization", `Bearer ${provider.apiKey}`);
-  }
+  if (protocol === "messages") {
+    // Every Messages server wants a version, keyed or not (a local server speaking Messages too).
+    out.set("anthropic-version", client.get("anthropic-version") ?? "2023-06-01");
+    if (provider.apiKey) out.set("x-api-key", provider.apiKey);
+  } else if (provider.apiKey) out.set("authorization", `Bearer ${provider.apiKey}`);
   return out;
 }
 

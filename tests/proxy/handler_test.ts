@@ -157,12 +157,55 @@ Deno.test("when every candidate times out the answer is 504", async () => {
   assert.match((await res.json()).error.message, /first_byte_secs/);
 });
 
-Deno.test("a candidate needing translation is skipped, not sent the wrong protocol", async () => {
-  const { handler, seen } = setup({ "openai.test": ok("openai") });
-  const res = await handler(chat({ model: "claude-first", messages: [] }));
+Deno.test("a chat request to an Anthropic candidate is translated, with its key headers, and answered as chat", async () => {
+  const { handler, seen } = setup({
+    "api.anthropic.com": () =>
+      Response.json({
+        id: "msg_1",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-5",
+        content: [{ type: "text", text: "Bonjour" }],
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage: { input_tokens: 5, output_tokens: 2 },
+      }),
+  });
+  const res = await handler(
+    chat({ model: "claude-first", messages: [{ role: "user", content: "Salut" }] }),
+  );
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-bitrouter-provider"), "anthropic");
+  const answer = await res.json();
+  assert.equal(answer.object, "chat.completion");
+  assert.equal(answer.choices[0].message.content, "Bonjour");
+  assert.equal(answer.choices[0].finish_reason, "stop");
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].url, "https://api.anthropic.com/v1/messages");
+  assert.equal(seen[0].headers.get("x-api-key"), "ak");
+  assert.equal(seen[0].headers.get("anthropic-version"), "2023-06-01");
+  assert.equal(seen[0].headers.get("authorization"), null);
+  const sent = JSON.parse(seen[0].body);
+  assert.deepEqual(sent.messages, [{ role: "user", content: [{ type: "text", text: "Salut" }] }]);
+  assert.equal(sent.model, "claude-sonnet-4-5");
+  assert.equal(typeof sent.max_tokens, "number");
+});
+
+Deno.test("a candidate whose protocol cannot be translated is skipped, not sent the wrong protocol", async () => {
+  const config = CONFIG.replace(
+    "  anthropic:\n",
+    "  native:\n    api_base: http://gemini.test/v1beta\n    api_protocol: generate_content\n  anthropic:\n",
+  ) + `
+  gemini-first:
+    endpoints:
+      - { provider: native, service_id: gemini-2.5-flash }
+      - { provider: openai, service_id: gpt-4o-mini }
+`;
+  const { handler, seen } = setup({ "openai.test": ok("openai") }, config);
+  const res = await handler(chat({ model: "gemini-first", messages: [] }));
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-bitrouter-attempts"), "1");
-  assert.ok(seen.every((s) => !s.url.includes("anthropic")));
+  assert.ok(seen.every((s) => !s.url.includes("gemini")));
   await res.body?.cancel();
 });
 
@@ -260,8 +303,10 @@ Deno.test("unknown paths are 404, wrong methods 405 with Allow, /health is open"
   const r3 = await handler(new Request("http://x/health"));
   assert.deepEqual(await r3.json(), { status: "ok" });
   const r4 = await handler(new Request("http://x/v1/messages", { method: "POST", body: "{}" }));
-  assert.equal(r4.status, 404);
-  assert.equal((await r4.json()).type, "error");
+  assert.equal(r4.status, 400);
+  const e4 = await r4.json();
+  assert.equal(e4.type, "error", "an Anthropic envelope on /v1/messages");
+  assert.match(e4.error.message, /model/);
 });
 
 Deno.test("/v1/models lists exactly what resolves, and /v1/models/{id} answers for each", async () => {
