@@ -4,7 +4,13 @@ import { ConfigError, type Diagnostic } from "./errors.ts";
 import { interpolate } from "./interpolate.ts";
 import { FileSchema, type RawConfig, type RawProvider, type RawTimeouts } from "./schema.ts";
 import { parseListen } from "./listen.ts";
-import { inferProtocol, PROTOCOL_NAMES, type ProtocolRule, sortRules } from "./protocol.ts";
+import {
+  inferProtocol,
+  type Protocol,
+  PROTOCOL_NAMES,
+  type ProtocolRule,
+  sortRules,
+} from "./protocol.ts";
 import {
   type Config,
   DEFAULT_SERVER,
@@ -368,8 +374,7 @@ function buildConfig(
       keyVar,
       inactiveReason,
       protocolRules: protocolRules(rp.api_protocol),
-      defaultProtocol: rp.api_base ? inferProtocol(rp.api_base) : builtIn?.protocol ??
-        "chat_completions",
+      defaultProtocol: defaultProtocolOf(rp.api_base, builtIn?.protocol),
       models,
       priority: rp.priority ?? 0,
       order,
@@ -418,4 +423,14 @@ function buildConfig(
     virtualModels,
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
+}
+
+/**
+ * A provider's protocol without `api_protocol`: what its api_base says when it names Anthropic or
+ * Google; else a built-in's own (so `anthropic` pointed at a gateway still speaks Messages); else
+ * Chat Completions.
+ */
+function defaultProtocolOf(apiBase: string | undefined, builtIn: Protocol | undefined): Protocol {
+  const inferred = apiBase ? inferProtocol(apiBase) : "chat_completions";
+  return inferred !== "chat_completions" ? inferred : builtIn ?? inferred;
 }

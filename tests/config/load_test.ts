@@ -208,3 +208,16 @@ Deno.test("models accept plain ids and {id, provider_model_id}; endpoints accept
     endpoints: [{ provider: "ollama", model: "llama3.1" }],
   }]);
 });
+
+Deno.test("a built-in pointed at another api_base keeps its protocol unless the base names one", () => {
+  const config = load(`
+providers:
+  anthropic: { api_base: "http://gateway.internal/anthropic/v1", api_key: k }
+  openai: { api_base: "https://api.anthropic.com/v1", api_key: k }
+  local: { api_base: "http://127.0.0.1:8080/v1" }
+`);
+  const protocol = (id: string) => config.providers.find((p) => p.id === id)?.defaultProtocol;
+  assert.equal(protocol("anthropic"), "messages");
+  assert.equal(protocol("openai"), "messages");
+  assert.equal(protocol("local"), "chat_completions");
+});
