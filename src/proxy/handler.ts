@@ -1,5 +1,6 @@
 import type { RouteTable } from "../routing/route_table.ts";
 import { NoRouteError, resolveCandidates, routableModels } from "../routing/resolve.ts";
+import { FallbackError, withFallbacks } from "../routing/fallbacks.ts";
 import { BodyTooLargeError, readBodyLimited } from "./body.ts";
 import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
@@ -158,6 +159,23 @@ export function createHandler(options: HandlerOptions): Handler {
     } catch (e) {
       if (!(e instanceof NoRouteError)) throw e;
       return fail(style, { ...modelNotFound(e), param: "model" });
+    }
+    if (body.models !== undefined && !forward.path) {
+      try {
+        resolution = withFallbacks(table, resolution, body.models);
+      } catch (e) {
+        if (!(e instanceof FallbackError)) throw e;
+        return fail(style, {
+          status: 400,
+          type: "invalid_request_error",
+          code: "invalid_request",
+          param: "models",
+          message: e.message,
+        });
+      }
+      // The list is BitRouter's; upstreams would reject or misread it.
+      delete body.models;
+      text = JSON.stringify(body);
     }
     if (
       forward.path === "/messages/count_tokens" && resolution.candidates[0]?.protocol !== "messages"

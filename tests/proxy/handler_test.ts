@@ -360,3 +360,30 @@ Deno.test("with skip_auth false every /v1 call needs one of the keys; /health st
   assert.equal(health.status, 200);
   await health.body?.cancel();
 });
+
+Deno.test("a request's own `models` list is tried after its model, and never sent upstream", async () => {
+  const { handler, seen } = setup({ "openai.test": ok("openai") });
+  const res = await handler(
+    chat({ model: "ollama:llama3.1", models: ["gpt-4o-mini"], messages: [], extra: 1 }),
+  );
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-bitrouter-provider"), "openai");
+  assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
+  await res.body?.cancel();
+  assert.deepEqual(seen.map((s) => new URL(s.url).host), ["ollama.test", "openai.test"]);
+  for (const s of seen) {
+    const sent = JSON.parse(s.body);
+    assert.equal("models" in sent, false);
+    assert.equal(sent.extra, 1);
+  }
+});
+
+Deno.test("an unknown id in `models` is a 400 naming it, before anything is sent", async () => {
+  const { handler, seen } = setup({ "openai.test": ok("openai") });
+  const res = await handler(chat({ model: "gpt-4o-mini", models: ["nope"], messages: [] }));
+  assert.equal(res.status, 400);
+  const e = (await res.json()).error;
+  assert.equal(e.param, "models");
+  assert.match(e.message, /models\[0\]: model "nope"/);
+  assert.equal(seen.length, 0);
+});
