@@ -13,6 +13,7 @@ import {
 } from "./protocol.ts";
 import {
   type Config,
+  DEFAULT_HEALTH,
   DEFAULT_SERVER,
   DEFAULT_TIMEOUTS,
   modelsAsNamed,
@@ -126,6 +127,7 @@ export function zeroConfig(): Config {
     server: { ...DEFAULT_SERVER },
     providers: [],
     virtualModels: [],
+    health: { ...DEFAULT_HEALTH },
     warnings: [],
   };
 }
@@ -421,6 +423,11 @@ function buildConfig(
     },
     providers,
     virtualModels,
+    health: {
+      failures: raw.health?.failures ?? DEFAULT_HEALTH.failures,
+      cooldownSecs: raw.health?.cooldown_secs ?? DEFAULT_HEALTH.cooldownSecs,
+      maxRetryAfterSecs: raw.health?.max_retry_after_secs ?? DEFAULT_HEALTH.maxRetryAfterSecs,
+    },
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
 }

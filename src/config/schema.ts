@@ -92,9 +92,18 @@ export const ServerSchema = z.object({
   shutdown_grace_secs: numeric(z.number().nonnegative()).optional(),
 });
 
+/** The `health:` block. */
+export const HealthSchema = z.object({
+  failures: numeric(z.number().int().positive("expected a whole number of failures, 1 or more"))
+    .optional(),
+  cooldown_secs: seconds.optional(),
+  max_retry_after_secs: seconds.optional(),
+});
+
 /** The whole file. Unknown keys are stripped here and reported as warnings by the loader. */
 export const FileSchema = z.object({
   server: ServerSchema.nullable().optional(),
+  health: HealthSchema.nullable().optional(),
   upstream: z.object({ timeouts: TimeoutsSchema.optional() }).nullable().optional(),
   providers: z.record(z.string(), ProviderSchema.nullable()).nullable().optional(),
   models: z.record(z.string(), VirtualModelSchema).nullable().optional(),

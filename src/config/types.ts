@@ -73,8 +73,25 @@ export interface Config {
   server: ServerSettings;
   providers: Provider[];
   virtualModels: VirtualModel[];
+  health: HealthSettings;
   warnings: Diagnostic[];
 }
+
+/** The `health:` block: when an endpoint is cooled down (issue "Reliability"). */
+export interface HealthSettings {
+  /** Consecutive failures that cool an endpoint down. */
+  failures: number;
+  cooldownSecs: number;
+  /** The longest a `Retry-After` may cool an endpoint. */
+  maxRetryAfterSecs: number;
+}
+
+/** The `health:` block's defaults. */
+export const DEFAULT_HEALTH: HealthSettings = {
+  failures: 3,
+  cooldownSecs: 30,
+  maxRetryAfterSecs: 300,
+};
 
 /** Defaults of SPEC §2.3. */
 export const DEFAULT_TIMEOUTS: Timeouts = {

@@ -13,6 +13,7 @@ import {
 import { type BodyOutcome, guardSse, TimeLimitError } from "./guard_stream.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { replaceModel } from "./body.ts";
+import { type HealthBook, retryAfterSecs } from "../routing/health.ts";
 import { SseTranslator } from "./sse_translate.ts";
 import { translationFor } from "../protocols/registry.ts";
 import {
@@ -77,6 +78,8 @@ export interface ForwardDeps {
   log: Logger;
   /** The shared timer for every request's time limits. */
   deadlines: Deadlines;
+  /** Which endpoints are cooling down; told what each call showed. */
+  health: HealthBook;
 }
 
 /** The abort reason when the client left. */
@@ -103,7 +106,7 @@ export async function forwardWithFailover(
     model: fr.resolution.model,
     streamed,
   };
-  for (const candidate of fr.resolution.candidates) {
+  for (const candidate of deps.health.order(fr.resolution.candidates)) {
     const plan = planFor(fr.endpoint, candidate.protocol);
     if (typeof plan === "string") {
       attempts.push({ provider: candidate.provider.id, kind: "unsupported", detail: plan });
@@ -133,6 +136,7 @@ export async function forwardWithFailover(
       return new Response(null, { status: CLIENT_GONE_STATUS });
     }
     attempts.push(result);
+    reportFailure(deps, candidate, result.detail, result.retryAfter);
     deps.log.debug("candidate failed", { id: fr.requestId, attempt: formatAttempt(result) });
   }
   const failure = aggregateFailure(attempts);
@@ -159,6 +163,27 @@ export async function forwardWithFailover(
     type: failure.type,
     code: failure.code,
   }, headers);
+}
+
+/** Tells the health book an endpoint failed, and logs it once when that cools it down. */
+function reportFailure(
+  deps: ForwardDeps,
+  candidate: Candidate,
+  error: string,
+  retryAfter?: string,
+): void {
+  const cooledMs = deps.health.report(candidate.provider.id, candidate.model, {
+    ok: false,
+    error,
+    retryAfterSecs: retryAfterSecs(retryAfter),
+  });
+  if (cooledMs !== undefined) {
+    deps.log.warn(
+      `${candidate.provider.id} ${candidate.model}: cooling down for ${
+        Math.round(cooledMs / 1000)
+      }s (tried after healthy candidates meanwhile): ${error}`,
+    );
+  }
 }
 
 /** What a translation needs to know of this request and candidate. */
@@ -213,6 +238,7 @@ async function tryCandidate(
   const url = provider.apiBase + plan.path;
   const { translation } = plan;
 
+  deps.health.sending(provider.id, candidate.model);
   const sentAt = deps.now();
   const headerDeadline = deadlines.add(sentAt + t.firstByteSecs * 1000, () => {
     upstream.abort(
@@ -282,6 +308,7 @@ async function tryCandidate(
       headers.set("content-type", "text/event-stream; charset=utf-8");
       headers.set("cache-control", "no-cache");
     }
+    deps.health.report(provider.id, candidate.model, { ok: true });
     const relay = guardSse(res.body!, {
       upstream,
       idleMs: t.idleSecs * 1000,
@@ -295,6 +322,9 @@ async function tryCandidate(
       deadlines,
       onEnd: (outcome, error) => {
         release();
+        if (outcome === "upstream_error" || outcome === "idle_timeout") {
+          reportFailure(deps, candidate, `stream broke off: ${error ?? outcome}`);
+        }
         log(outcome, error);
       },
     });
@@ -323,6 +353,7 @@ async function tryCandidate(
     deadlines.cancel(bodyDeadline);
   }
   release();
+  deps.health.report(provider.id, candidate.model, { ok: true });
   if (!translation) {
     log(undefined);
     return new Response(bytes, { status: res.status, headers });

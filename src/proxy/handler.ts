@@ -6,6 +6,7 @@ import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
 import { isAuthorized } from "./auth.ts";
 import { createDeadlines } from "./deadlines.ts";
+import { HealthBook } from "../routing/health.ts";
 import { estimateTokens } from "../protocols/messages/count_tokens.ts";
 
 /** The endpoints that forward to upstreams (SPEC §4), by path. */
@@ -24,7 +25,7 @@ const FORWARDED: Record<string, Endpoint & { requires?: string }> = {
 };
 
 /** What the handler is built from. */
-export interface HandlerOptions extends Omit<ForwardDeps, "deadlines"> {
+export interface HandlerOptions extends Omit<ForwardDeps, "deadlines" | "health"> {
   /**
    * The route table to use for the next request. A function, so that a reload or a discovery
    * round can swap in a new table while running requests keep the one they started with.
@@ -32,6 +33,8 @@ export interface HandlerOptions extends Omit<ForwardDeps, "deadlines"> {
   routes: () => RouteTable;
   /** Seconds since the epoch reported as `created` in /v1/models. */
   startedAtSecs?: number;
+  /** Endpoint health to share (e.g. across a reload's new handler); default: a new book. */
+  health?: HealthBook;
 }
 
 /** A web-standard request handler for one config: `(Request) => Promise<Response>` (STYLE). */
@@ -41,16 +44,26 @@ export type Handler = (request: Request) => Promise<Response>;
 export function createHandler(options: HandlerOptions): Handler {
   const { log } = options;
   const created = options.startedAtSecs ?? Math.floor(Date.now() / 1000);
+  let lastTable = options.routes();
+  const health = options.health ?? new HealthBook(lastTable.config.health, options.now);
   const deps: ForwardDeps = {
     fetch: options.fetch,
     now: options.now,
     log,
     deadlines: createDeadlines(options.now),
+    health,
   };
 
   return async function handle(request): Promise<Response> {
     const startedAt = options.now();
+    // The table this request keeps to the end, even if a reload swaps in another meanwhile.
     const table = options.routes();
+    if (table !== lastTable) {
+      // A reload or a discovery round: new settings; records of providers that left are dropped.
+      lastTable = table;
+      health.configure(table.config.health);
+      health.retainProviders(new Set(table.providers.keys()));
+    }
     const server = table.config.server;
     const requestId = request.headers.get("x-request-id")?.slice(0, 200) || crypto.randomUUID();
     const url = new URL(request.url);

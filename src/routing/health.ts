@@ -1,24 +1,10 @@
+import type { HealthSettings } from "../config/types.ts";
+
 /**
  * Passive endpoint health (a circuit breaker per provider and model): endpoints that keep failing
  * are tried last for a while instead of first on every request, and one request probes them when
  * the while is over. Nothing here sends traffic; the proxy reports what happened.
  */
-
-/** The breaker's settings (config `health:`). */
-export interface HealthSettings {
-  /** Consecutive failures that cool an endpoint down. */
-  failures: number;
-  cooldownSecs: number;
-  /** The longest a `Retry-After` may cool an endpoint. */
-  maxRetryAfterSecs: number;
-}
-
-/** Defaults of `health:` (issue: 3 failures, 30 s, Retry-After capped at 300 s). */
-export const DEFAULT_HEALTH: HealthSettings = {
-  failures: 3,
-  cooldownSecs: 30,
-  maxRetryAfterSecs: 300,
-};
 
 /** Where an endpoint stands. */
 export type HealthState = "healthy" | "cooling" | "half_open" | "probing";
@@ -106,12 +92,15 @@ export class HealthBook {
     return e.probingSince !== 0 && now - e.probingSince < this.#settings.cooldownSecs * 1000;
   }
 
-  /** Records the result of one call to an endpoint. */
-  report(provider: string, model: string, outcome: Outcome): void {
+  /**
+   * Records the result of one call to an endpoint; returns for how many milliseconds the endpoint
+   * is now cooled down, when this failure cooled it (so the caller can log it once).
+   */
+  report(provider: string, model: string, outcome: Outcome): number | undefined {
     const key = keyOf(provider, model);
     if (outcome.ok) {
       this.#entries.delete(key);
-      return;
+      return undefined;
     }
     const e = this.#entries.get(key) ??
       { provider, model, failures: 0, until: 0, probingSince: 0 };
@@ -119,14 +108,17 @@ export class HealthBook {
     e.failures++;
     e.lastError = outcome.error;
     const s = this.#settings;
+    const now = this.#now();
     const wasProbe = e.probingSince !== 0;
     e.probingSince = 0;
+    let until: number | undefined;
     if (outcome.retryAfterSecs !== undefined && outcome.retryAfterSecs > 0) {
-      const secs = Math.min(outcome.retryAfterSecs, s.maxRetryAfterSecs);
-      e.until = Math.max(e.until, this.#now() + secs * 1000);
-    } else if (wasProbe || e.failures >= s.failures) {
-      e.until = this.#now() + s.cooldownSecs * 1000;
-    }
+      until = now + Math.min(outcome.retryAfterSecs, s.maxRetryAfterSecs) * 1000;
+    } else if (wasProbe || e.failures >= s.failures) until = now + s.cooldownSecs * 1000;
+    if (until === undefined) return undefined;
+    const wasCooling = e.until > now;
+    e.until = Math.max(e.until, until);
+    return wasCooling ? undefined : e.until - now;
   }
 
   /** Every endpoint with a record, for `GET /v1/bitrouter/status` and the log. */

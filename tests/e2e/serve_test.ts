@@ -14,6 +14,8 @@ const CLIENT_KEY = "sk-client-own-credential-do-not-forward";
 function configFor(ollama: FakeUpstream, openai: FakeUpstream, refused: string): string {
   return `
 server: { listen: 127.0.0.1:4356, skip_auth: true }
+# These steps check each failover rule on its own, so no endpoint may cool down between them.
+health: { failures: 1000, cooldown_secs: 0.001, max_retry_after_secs: 0.001 }
 upstream: { timeouts: { connect_secs: 2, first_byte_secs: 1, idle_secs: 1 } }
 providers:
   ollama:

@@ -387,3 +387,44 @@ Deno.test("an unknown id in `models` is a 400 naming it, before anything is sent
   assert.match(e.message, /models\[0\]: model "nope"/);
   assert.equal(seen.length, 0);
 });
+
+Deno.test("after 3 failures an endpoint cools down: the next request goes to the healthy one first", async () => {
+  let ollamaCalls = 0;
+  const { handler } = setup({
+    "ollama.test": () => {
+      ollamaCalls++;
+      return new Response("overloaded", { status: 503 });
+    },
+    "openai.test": ok("openai"),
+  });
+  for (let i = 0; i < 3; i++) {
+    const res = await handler(chat({ model: "smart", messages: [] }));
+    assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
+    await res.body?.cancel();
+  }
+  assert.equal(ollamaCalls, 3);
+  const res = await handler(chat({ model: "smart", messages: [] }));
+  assert.equal(res.headers.get("x-bitrouter-provider"), "openai");
+  assert.equal(res.headers.get("x-bitrouter-attempts"), "1");
+  await res.body?.cancel();
+  assert.equal(ollamaCalls, 3, "the cooling endpoint was not called");
+});
+
+Deno.test("a cooling endpoint is still tried when nothing else is left", async () => {
+  let calls = 0;
+  const { handler } = setup({
+    "ollama.test": () => {
+      calls++;
+      return calls <= 3
+        ? new Response("down", { status: 502 })
+        : Response.json({ object: "chat.completion" });
+    },
+  });
+  for (let i = 0; i < 3; i++) {
+    (await handler(chat({ model: "ollama:llama3.1", messages: [] }))).body?.cancel();
+  }
+  const res = await handler(chat({ model: "ollama:llama3.1", messages: [] }));
+  assert.equal(res.status, 200);
+  assert.equal(calls, 4);
+  await res.body?.cancel();
+});

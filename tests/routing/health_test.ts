@@ -100,3 +100,11 @@ Deno.test("Retry-After is read as seconds or as an HTTP date", () => {
   assert.equal(retryAfterSecs("soon"), undefined);
   assert.equal(retryAfterSecs(null), undefined);
 });
+
+Deno.test("report says how long an endpoint was cooled, only on the failure that cooled it", () => {
+  const { health } = book({ failures: 2, cooldownSecs: 30, maxRetryAfterSecs: 300 });
+  assert.equal(health.report("a", "m", { ok: false, error: "x" }), undefined);
+  assert.equal(health.report("a", "m", { ok: false, error: "x" }), 30_000);
+  assert.equal(health.report("a", "m", { ok: false, error: "x" }), undefined, "already cooling");
+  assert.equal(health.report("a", "m", { ok: true }), undefined);
+});
