@@ -1,3 +1,7 @@
+import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
+import { formatListen } from "../config/listen.ts";
+import type { ServerSettings } from "../config/types.ts";
+import { type ServerStatus, STATUS_PATH } from "../proxy/handler.ts";
 import { NoRouteError, resolveCandidates } from "../routing/resolve.ts";
 import { buildRouteTable } from "../routing/route_table.ts";
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
@@ -9,6 +13,8 @@ export const ROUTE_USAGE = `Usage: bitrouter route MODEL [OPTIONS]
 
 Show how MODEL resolves: the ordered candidates (provider, upstream model id, protocol, URL)
 and whether each is active. Reads the config on disk; exits 1 when nothing serves MODEL.
+When a bitrouter is running at the config's listen address, also shows each endpoint's health
+there (cooling down after failures, or probing), in the order it would try them now.
 
 Options:
   -c, --config PATH   config file
@@ -31,22 +37,35 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
     if (e instanceof NoRouteError) throw new CliError(e.message);
     throw e;
   }
+  const live = await runningStatus(config.server, io.fetch);
+  const healthOf = (provider: string, model: string) => {
+    const e = live?.endpoints.find((x) => x.provider === provider && x.model === model);
+    if (!e || e.state === "healthy" || e.state === "half_open") return "healthy";
+    if (e.state === "probing") return "probing after cooldown";
+    return `cooling ${e.cooling_for_secs}s (${e.consecutive_failures} failed: ${e.last_error})`;
+  };
+  const url = (apiBase: string, protocol: Protocol) => apiBase + (PROTOCOL_PATHS[protocol] ?? "");
   const rows = [
+    // The order the server tries them now: healthy first, cooling ones after (in their order).
     ...r.candidates.map((c) => ({
       provider: c.provider.id,
       model: c.model,
       protocol: c.protocol,
-      url: `${c.provider.apiBase}/chat/completions`,
+      url: url(c.provider.apiBase, c.protocol),
       active: true,
       reason: null as string | null,
-    })),
+      health: live ? healthOf(c.provider.id, c.model) : null,
+    })).sort((a, b) =>
+      Number(a.health?.startsWith("cooling")) - Number(b.health?.startsWith("cooling"))
+    ),
     ...r.skipped.map((s) => ({
       provider: s.provider.id,
       model: s.model,
       protocol: s.provider.defaultProtocol,
-      url: `${s.provider.apiBase}/chat/completions`,
+      url: url(s.provider.apiBase, s.provider.defaultProtocol),
       active: false,
       reason: s.reason,
+      health: null,
     })),
   ];
   if (values.json) {
@@ -58,7 +77,11 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
     virtual: "virtual model",
     cascade: "cascade over every provider that lists it",
   };
-  io.out(`${r.model}: ${kinds[r.kind]}`);
+  io.out(
+    `${r.model}: ${kinds[r.kind]}${
+      live ? ` (health from the bitrouter running at ${formatListen(config.server)})` : ""
+    }`,
+  );
   io.out(
     table([
       ["#", "PROVIDER", "MODEL", "PROTOCOL", "URL", "STATUS"],
@@ -68,9 +91,45 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
         row.model,
         row.protocol,
         row.url,
-        row.active ? "active" : `inactive: ${row.reason}`,
+        row.active
+          ? (row.health && row.health !== "healthy" ? row.health : "active")
+          : `inactive: ${row.reason}`,
       ]),
     ]).join("\n"),
   );
   return 0;
+}
+
+/** The running server's status, if one answers at the config's listen address within 300 ms. */
+async function runningStatus(
+  server: ServerSettings,
+  fetchFn: typeof fetch,
+): Promise<ServerStatus | undefined> {
+  // A server listening on every interface is reached on loopback.
+  const hostname = server.hostname === "0.0.0.0"
+    ? "127.0.0.1"
+    : server.hostname === "::"
+    ? "::1"
+    : server.hostname;
+  const headers: Record<string, string> = {};
+  if (!server.skipAuth && server.apiKeys[0]) headers.authorization = `Bearer ${server.apiKeys[0]}`;
+  try {
+    const res = await fetchFn(
+      `http://${formatListen({ hostname, port: server.port })}${STATUS_PATH}`,
+      {
+        headers,
+        signal: AbortSignal.timeout(300),
+      },
+    );
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    const status = await res.json() as ServerStatus;
+    return status?.object === "bitrouter.status" && Array.isArray(status.endpoints)
+      ? status
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -55,3 +55,10 @@ export function protocolFor(rules: ProtocolRule[], model: string, fallback: Prot
   }
   return fallback;
 }
+
+/** Where each protocol's generation endpoint lives under a provider's api_base (SPEC §5). */
+export const PROTOCOL_PATHS: Readonly<Partial<Record<Protocol, string>>> = {
+  chat_completions: "/chat/completions",
+  messages: "/messages",
+  responses: "/responses",
+};

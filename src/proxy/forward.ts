@@ -1,4 +1,4 @@
-import type { Protocol } from "../config/protocol.ts";
+import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Candidate, Resolution } from "../routing/resolve.ts";
 import { clientHeaders, upstreamHeaders } from "./headers.ts";
@@ -32,13 +32,6 @@ export interface Endpoint {
    */
   path?: string;
 }
-
-/** Where each protocol's generation endpoint lives under a provider's api_base (SPEC §5). */
-const PROTOCOL_PATHS: Partial<Record<Protocol, string>> = {
-  chat_completions: "/chat/completions",
-  messages: "/messages",
-  responses: "/responses",
-};
 
 /** How one candidate is called: the path, and the translation when protocols differ. */
 interface Plan {

@@ -7,6 +7,7 @@ import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.
 import { isAuthorized } from "./auth.ts";
 import { createDeadlines } from "./deadlines.ts";
 import { HealthBook } from "../routing/health.ts";
+import { VERSION } from "../version.ts";
 import { estimateTokens } from "../protocols/messages/count_tokens.ts";
 
 /** The endpoints that forward to upstreams (SPEC §4), by path. */
@@ -90,14 +91,15 @@ export function createHandler(options: HandlerOptions): Handler {
 
     const forward = FORWARDED[path];
     const style: ErrorStyle = forward?.style ?? "openai";
-    const known = forward || path === "/v1/models" || path.startsWith("/v1/models/");
+    const known = forward || path === "/v1/models" || path.startsWith("/v1/models/") ||
+      path === STATUS_PATH;
     if (!known) {
       return fail(style, {
         status: 404,
         type: "invalid_request_error",
         code: "unknown_url",
         message:
-          `no such endpoint: ${request.method} ${path}; BitRouter serves /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, /v1/embeddings, /v1/models and /health`,
+          `no such endpoint: ${request.method} ${path}; BitRouter serves /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, /v1/embeddings, /v1/models, /v1/bitrouter/status and /health`,
       });
     }
     if (!server.skipAuth && !isAuthorized(request.headers, server.apiKeys)) {
@@ -114,6 +116,9 @@ export function createHandler(options: HandlerOptions): Handler {
       if (request.method !== "GET" && request.method !== "HEAD") {
         await request.body?.cancel().catch(() => {});
         return fail(style, methodNotAllowed(request.method, "GET"), { allow: "GET, HEAD" });
+      }
+      if (path === STATUS_PATH) {
+        return Response.json(statusOf(table, health), { headers: { "x-request-id": requestId } });
       }
       const models = routableModels(table);
       const entry = (id: string, owners: string[]) => ({
@@ -216,6 +221,40 @@ export function createHandler(options: HandlerOptions): Handler {
       resolution,
       startedAt,
     }, deps);
+  };
+}
+
+/** Where the running server tells the CLI (and the curious) how its endpoints are doing. */
+export const STATUS_PATH = "/v1/bitrouter/status";
+
+/** What `GET /v1/bitrouter/status` answers. */
+export interface ServerStatus {
+  object: "bitrouter.status";
+  version: string;
+  config: string | null;
+  endpoints: {
+    provider: string;
+    model: string;
+    state: string;
+    consecutive_failures: number;
+    cooling_for_secs: number | null;
+    last_error: string | null;
+  }[];
+}
+
+function statusOf(table: RouteTable, health: HealthBook): ServerStatus {
+  return {
+    object: "bitrouter.status",
+    version: VERSION,
+    config: table.config.file ?? null,
+    endpoints: health.snapshot().map((e) => ({
+      provider: e.provider,
+      model: e.model,
+      state: e.state,
+      consecutive_failures: e.consecutiveFailures,
+      cooling_for_secs: e.coolingForMs === undefined ? null : Math.ceil(e.coolingForMs / 1000),
+      last_error: e.lastError ?? null,
+    })),
   };
 }
 
