@@ -15,6 +15,7 @@ import type { Deadlines } from "./deadlines.ts";
 import { replaceModel } from "./body.ts";
 import { type HealthBook, retryAfterSecs } from "../routing/health.ts";
 import { SseTranslator } from "./sse_translate.ts";
+import { SsePassthrough } from "./sse_passthrough.ts";
 import { translationFor } from "../protocols/registry.ts";
 import {
   type Translation,
@@ -306,10 +307,9 @@ async function tryCandidate(
       upstream,
       idleMs: t.idleSecs * 1000,
       totalAt,
-      protocol: fr.endpoint.protocol,
       codec: translation
         ? new SseTranslator(translation.stream(contextFor(fr, candidate)))
-        : undefined,
+        : new SsePassthrough(fr.endpoint.protocol),
       provider: provider.id,
       now: deps.now,
       deadlines,
@@ -346,6 +346,18 @@ async function tryCandidate(
     deadlines.cancel(bodyDeadline);
   }
   release();
+  if (res.ok && !looksLikeJson(bytes)) {
+    // A 200 that is not an API answer (an HTML page from a proxy, a cut-off body) is this
+    // endpoint's failure, and nothing has reached the client yet.
+    return {
+      provider: provider.id,
+      status: res.status,
+      kind: "status",
+      detail: `answered ${res.status} with a body that is not JSON (${
+        res.headers.get("content-type") ?? "no content-type"
+      })`,
+    };
+  }
   deps.health.report(provider.id, candidate.model, { ok: true });
   if (!translation) {
     log(undefined);
@@ -362,7 +374,7 @@ async function tryCandidate(
         provider: provider.id,
         status: res.status,
         kind: "status",
-        detail: `answered ${res.status} with a body that is not JSON`,
+        detail: `answered ${res.status} with a body that is not valid JSON`,
       };
     }
     parsed = text;
@@ -422,4 +434,23 @@ async function upstreamErrorDetail(
   } catch { /* not JSON */ }
   const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
   return (plain || res.statusText).slice(0, 160);
+}
+
+/**
+ * Whether a whole answer has the outline of a JSON document: first and last non-blank bytes `{`
+ * and `}` (or `[` and `]`). Parsing every answer would cost the hot path (SPEC §9); the outline
+ * catches what goes wrong in practice — HTML error pages, plain text, bodies cut off mid-way.
+ */
+function looksLikeJson(bytes: ArrayBuffer): boolean {
+  const b = new Uint8Array(bytes);
+  let i = 0;
+  let j = b.length - 1;
+  while (i <= j && isBlank(b[i])) i++;
+  while (j >= i && isBlank(b[j])) j--;
+  if (i >= j) return false;
+  return (b[i] === 0x7b && b[j] === 0x7d) || (b[i] === 0x5b && b[j] === 0x5d);
+}
+
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }

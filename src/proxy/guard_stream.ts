@@ -1,5 +1,3 @@
-import type { Protocol } from "../config/protocol.ts";
-import { streamErrorEvent } from "./envelope.ts";
 import type { Deadline, Deadlines } from "./deadlines.ts";
 
 /** How a relayed body ended: undefined when it finished cleanly. */
@@ -17,10 +15,8 @@ export interface GuardOptions {
   idleMs: number;
   /** When `total_secs` runs out, on the `now()` clock, if set. */
   totalAt?: number;
-  /** The client's protocol, whose error event ends a broken stream (SPEC §5). */
-  protocol: Protocol;
-  /** Re-encodes the stream for a client of another protocol (SPEC §6); absent, bytes pass as they are. */
-  codec?: StreamCodec;
+  /** Passes the bytes on (SsePassthrough) or re-encodes them for another protocol (SseTranslator). */
+  codec: StreamCodec;
   /** Which provider, for the in-band error message. */
   provider: string;
   now: () => number;
@@ -99,27 +95,23 @@ export function guardSse(
             message,
           );
           o.upstream.abort();
-          const text = `the stream from ${o.provider} broke off: ${message}`;
-          controller.enqueue(
-            o.codec
-              ? o.codec.fail(text)
-              : new TextEncoder().encode(streamErrorEvent(o.protocol, text)),
-          );
+          controller.enqueue(o.codec.fail(`the stream from ${o.provider} broke off: ${message}`));
           controller.close();
           return;
         }
         o.deadlines.cancel(idle);
         if (chunk.done) {
-          if (o.codec) {
-            const finished = o.codec.finished;
-            const tail = o.codec.end();
-            end(finished ? undefined : "upstream_error", finished ? undefined : "no final event");
-            if (tail.length) controller.enqueue(tail);
-          } else end(undefined);
+          const finished = o.codec.finished;
+          const tail = o.codec.end();
+          end(
+            finished ? undefined : "upstream_error",
+            finished ? undefined : "the stream ended without its final event",
+          );
+          if (tail.length) controller.enqueue(tail);
           controller.close();
           return;
         }
-        const out = o.codec ? o.codec.chunk(chunk.value) : chunk.value;
+        const out = o.codec.chunk(chunk.value);
         // A chunk that completed no event gives the client nothing yet: read on.
         if (out.length === 0) continue;
         controller.enqueue(out);

@@ -428,3 +428,42 @@ Deno.test("a cooling endpoint is still tried when nothing else is left", async (
   assert.equal(calls, 4);
   await res.body?.cancel();
 });
+
+Deno.test("a 200 whose body is not JSON fails over, and is named when nothing is left", async () => {
+  const html = () =>
+    new Response("<html><body>Welcome to nginx</body></html>", {
+      headers: { "content-type": "text/html" },
+    });
+  const cut = () =>
+    new Response('{"object":"chat.completion","choices":[{"mess', {
+      headers: { "content-type": "application/json" },
+    });
+  const { handler } = setup({ "ollama.test": html, "openai.test": ok("openai") });
+  const res = await handler(chat({ model: "smart", messages: [] }));
+  assert.equal(res.headers.get("x-bitrouter-provider"), "openai");
+  await res.body?.cancel();
+
+  const { handler: h2 } = setup({ "ollama.test": cut, "openai.test": html });
+  const failed = await h2(chat({ model: "smart", messages: [] }));
+  assert.equal(failed.status, 502);
+  assert.match(
+    (await failed.json()).error.message,
+    /ollama: answered 200 with a body that is not JSON \(application\/json\); openai: answered 200 with a body that is not JSON \(text\/html\)/,
+  );
+});
+
+Deno.test("a same-protocol stream that ends without [DONE] ends with the error event", async () => {
+  const sse = (text: string) => () =>
+    new Response(text, { headers: { "content-type": "text/event-stream" } });
+  const chunk = 'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n';
+  const { handler } = setup({ "ollama.test": sse(chunk) });
+  const res = await handler(chat({ model: "ollama:llama3.1", messages: [], stream: true }));
+  const text = await res.text();
+  assert.ok(text.startsWith(chunk));
+  assert.match(text, /"code":"stream_interrupted"/);
+  assert.match(text, /ended before its final event/);
+
+  const { handler: h2 } = setup({ "ollama.test": sse(chunk + "data: [DONE]\n\n") });
+  const clean = await h2(chat({ model: "ollama:llama3.1", messages: [], stream: true }));
+  assert.equal(await clean.text(), chunk + "data: [DONE]\n\n");
+});
