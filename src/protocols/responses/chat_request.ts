@@ -37,6 +37,10 @@ import { noteRequestFacts } from "./request_facts.ts";
 /** Name of the one string parameter a freeform `custom` tool is offered with. */
 export const CUSTOM_TOOL_INPUT = "input";
 
+/** How to call a freeform tool offered as a function. */
+const CUSTOM_TOOL_CALL_HINT =
+  `Call this tool with a JSON object whose only field \`${CUSTOM_TOOL_INPUT}\` is the raw text input.`;
+
 /** Chat Completions fields with the same name and meaning in the Responses API. */
 const SAME_NAMED = [
   "temperature",
@@ -324,7 +328,11 @@ function chatTools(tools: unknown, customTools: Set<string>): JsonObject[] {
         type: "function",
         function: compact({
           name,
-          description: stringOr(tool.description),
+          // Codex's description says not to wrap the input in JSON, which is right for a freeform
+          // tool and wrong for this function: say how to call it here.
+          description: [stringOr(tool.description), CUSTOM_TOOL_CALL_HINT].filter(Boolean).join(
+            "\n\n",
+          ),
           parameters: {
             type: "object",
             properties: {

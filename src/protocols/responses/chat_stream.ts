@@ -214,7 +214,12 @@ class ChatToResponses implements StreamTranslator {
     const fn = isObject(call.function) ? call.function : {};
     let tool = this.#tools.get(key);
     if (!tool) {
+      // Chat servers send tool calls one after another; closing the previous ones here gives the
+      // client each call's output_item.done as soon as it is whole, as the Responses API does.
       out.push(...this.#closeOpen("completed"));
+      for (const t of this.#tools.values()) {
+        if (!t.done) out.push(...this.#closeTool(t, "completed"));
+      }
       const index = this.#output.length;
       const name = stringOr(fn.name) ?? "";
       const custom = this.#custom.has(name);
