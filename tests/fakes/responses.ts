@@ -8,6 +8,7 @@
  * the fake answered.
  */
 
+/** How the fake answers. */
 export interface FakeResponsesOptions {
   /** when set, demand `Authorization: Bearer <apiKey>`, else 401 */
   apiKey?: string;
@@ -17,6 +18,7 @@ export interface FakeResponsesOptions {
   functionCall?: { name: string; arguments: string[] };
 }
 
+/** One request the fake received. */
 export interface RecordedResponsesRequest {
   headers: Headers;
   /** the parsed JSON body */
@@ -25,6 +27,7 @@ export interface RecordedResponsesRequest {
   conversation: unknown[];
 }
 
+/** A running fake Responses API. */
 export interface FakeResponses {
   /** "http://127.0.0.1:PORT" */
   readonly url: string;

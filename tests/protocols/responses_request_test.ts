@@ -168,3 +168,29 @@ Deno.test("a streamed request asks for usage; a whole one does not", () => {
   assert.deepEqual(toChat({ input: "x", stream: true }).stream_options, { include_usage: true });
   assert.equal(toChat({ input: "x", stream: false }).stream, undefined);
 });
+
+Deno.test("the answer is translated with the facts its own request left: custom tool calls come back as custom_tool_call", () => {
+  const tools = [{ type: "custom", name: "apply_patch" }];
+  const answer = {
+    choices: [{
+      index: 0,
+      message: {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "c1",
+          type: "function",
+          function: { name: "apply_patch", arguments: '{"input":"*** Begin Patch"}' },
+        }],
+      },
+      finish_reason: "tool_calls",
+    }],
+  };
+  const ctx = testContext();
+  responsesViaChat.request({ model: "m", input: "x", tools }, ctx);
+  const output = (responsesViaChat.response(answer, ctx) as { output: Body[] }).output;
+  assert.deepEqual(output.map((o) => [o.type, o.input]), [["custom_tool_call", "*** Begin Patch"]]);
+  // Another request's context knows no custom tools: the call is an ordinary function call.
+  const other = (responsesViaChat.response(answer, testContext()) as { output: Body[] }).output;
+  assert.deepEqual(other.map((o) => o.type), ["function_call"]);
+});
