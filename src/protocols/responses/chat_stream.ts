@@ -96,12 +96,12 @@ class ChatToResponses implements StreamTranslator {
     try {
       chunk = JSON.parse(data);
     } catch {
-      // Not JSON (a comment-like keep-alive some servers send): nothing to say.
+      // Not JSON (a keep-alive or stray line some servers send): nothing to translate.
       return [];
     }
     if (!isObject(chunk)) return [];
     const out = this.#start();
-    if (chunk.error !== undefined) {
+    if (chunk.error !== undefined && chunk.error !== null) {
       const error = isObject(chunk.error) ? chunk.error : { message: chunk.error };
       out.push(...this.#failWith(
         stringOr(error.message) ?? "the upstream stream reported an error",
