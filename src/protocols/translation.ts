@@ -19,7 +19,11 @@ export function encodeSse(e: SseEvent): string {
   return (e.event ? `event: ${e.event}\n` : "") + `data: ${e.data}\n\n`;
 }
 
-/** What a translation may want to know about the request it serves. */
+/**
+ * What a translation may want to know about the request it serves. The proxy hands the same
+ * object to request() and to response() / stream() of one request, so a translation may note
+ * per-request facts against it (e.g. in a WeakMap keyed by it).
+ */
 export interface TranslationContext {
   /** The model the client asked for, as written (e.g. `ollama:qwen2.5-coder`). */
   requestedModel: string;

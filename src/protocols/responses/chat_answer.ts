@@ -1,0 +1,89 @@
+/** A whole Chat Completions answer (`chat.completion`) as an OpenAI Responses object. */
+import type { TranslationContext } from "../translation.ts";
+import { isObject, type JsonObject, objectsIn, stringOr } from "../json_value.ts";
+import { requestFacts } from "./request_facts.ts";
+import {
+  chatReasoning,
+  customToolCallItem,
+  customToolInput,
+  fallbackCallId,
+  functionCallItem,
+  itemId,
+  messageItem,
+  outputTextPart,
+  reasoningItem,
+  reasoningTextPart,
+  responseObject,
+  type ResponseStatus,
+  responsesUsage,
+  statusFor,
+} from "./response_object.ts";
+
+/** The Responses object for a Chat Completions answer body. */
+export function chatAnswerToResponse(body: unknown, ctx: TranslationContext): JsonObject {
+  const answer = isObject(body) ? body : {};
+  if (isObject(answer.error)) {
+    // A 200 that carries an error (some servers do this) is a failed response, not an empty one.
+    return responseObject(ctx, {
+      status: "failed",
+      output: [],
+      error: {
+        code: "server_error",
+        message: stringOr(answer.error.message) ?? "the upstream answered with an error",
+      },
+    });
+  }
+  const choice = objectsIn(answer.choices)[0] ?? {};
+  const message = isObject(choice.message) ? choice.message : {};
+  const { status, reason } = statusFor(choice.finish_reason);
+  const output = outputItems(message, ctx);
+  // Only the item being written when the answer was cut off is incomplete.
+  if (status === "incomplete" && output.length > 0) output[output.length - 1].status = status;
+  return responseObject(ctx, {
+    status,
+    output,
+    usage: responsesUsage(answer.usage),
+    incompleteReason: reason,
+  });
+}
+
+function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[] {
+  const done: ResponseStatus = "completed";
+  const out: JsonObject[] = [];
+  const reasoning = chatReasoning(message);
+  if (reasoning !== "") {
+    out.push(reasoningItem(itemId("rs", ctx, out.length), [reasoningTextPart(reasoning)], done));
+  }
+  const parts: JsonObject[] = [];
+  const text = messageText(message.content);
+  if (text !== "") parts.push(outputTextPart(text));
+  if (typeof message.refusal === "string" && message.refusal !== "") {
+    parts.push({ type: "refusal", refusal: message.refusal });
+  }
+  if (parts.length > 0) out.push(messageItem(itemId("msg", ctx, out.length), parts, done));
+  const custom = requestFacts(ctx).customTools;
+  for (const call of objectsIn(message.tool_calls)) {
+    const fn = isObject(call.function) ? call.function : {};
+    const name = stringOr(fn.name) ?? "";
+    const args = stringOr(fn.arguments) ?? "";
+    // Some local servers leave the id out; the client needs one to answer the call.
+    const callId = stringOr(call.id) || fallbackCallId(ctx, out.length);
+    out.push(
+      custom.has(name)
+        ? customToolCallItem(
+          itemId("ctc", ctx, out.length),
+          { callId, name, input: customToolInput(args) },
+          done,
+        )
+        : functionCallItem(itemId("fc", ctx, out.length), { callId, name, arguments: args }, done),
+    );
+  }
+  return out;
+}
+
+/** The text of chat content: a string, or the text parts some servers send as an array. */
+function messageText(content: unknown): string {
+  if (typeof content === "string") return content;
+  return objectsIn(content).filter((p) => p.type === "text").map((p) => stringOr(p.text) ?? "")
+    .join("");
+}
