@@ -46,6 +46,10 @@ export function aggregateFailure(attempts: Attempt[]): {
   retryAfter?: string;
 } {
   const tried = attempts.filter((a) => a.kind !== "unsupported");
+  if (tried.length === 0 && attempts.some((a) => a.status === 400)) {
+    // Nothing was sent: the request cannot be expressed for any candidate (SPEC §6).
+    return { status: 400, type: "invalid_request_error", code: "invalid_request" };
+  }
   if (tried.length && tried.every((a) => a.status === 429)) {
     const waits = tried.map((a) => a.retryAfter).filter((r): r is string => r !== undefined);
     const seconds = waits.map(Number).filter((n) => Number.isFinite(n));

@@ -106,7 +106,9 @@ export async function forwardWithFailover(
       attempts.push({ provider: candidate.provider.id, kind: "unsupported", detail: plan });
       continue;
     }
-    const upstreamBody = bodyFor(fr, candidate, plan);
+    // One context per attempt, shared by its request and answer translations.
+    const ctx = contextFor(fr, candidate);
+    const upstreamBody = bodyFor(fr, candidate, plan, ctx);
     if (upstreamBody instanceof TranslationError) {
       attempts.push({
         provider: candidate.provider.id,
@@ -117,7 +119,7 @@ export async function forwardWithFailover(
       continue;
     }
     tried++;
-    const result = await tryCandidate(fr, candidate, plan, upstreamBody, tried, deps);
+    const result = await tryCandidate(fr, candidate, plan, ctx, upstreamBody, tried, deps);
     if (result instanceof Response) return result;
     if (result === "client_gone") {
       deps.log.request({
@@ -191,10 +193,15 @@ function contextFor(fr: ForwardRequest, candidate: Candidate): TranslationContex
 }
 
 /** The body sent to a candidate: the client's with only `model` changed, or its translation. */
-function bodyFor(fr: ForwardRequest, candidate: Candidate, plan: Plan): string | TranslationError {
+function bodyFor(
+  fr: ForwardRequest,
+  candidate: Candidate,
+  plan: Plan,
+  ctx: TranslationContext,
+): string | TranslationError {
   if (plan.translation) {
     try {
-      return JSON.stringify(plan.translation.request(fr.body, contextFor(fr, candidate)));
+      return JSON.stringify(plan.translation.request(fr.body, ctx));
     } catch (e) {
       if (e instanceof TranslationError) return e;
       throw e;
@@ -209,6 +216,7 @@ async function tryCandidate(
   fr: ForwardRequest,
   candidate: Candidate,
   plan: Plan,
+  ctx: TranslationContext,
   body: string,
   attemptNo: number,
   deps: ForwardDeps,
@@ -308,7 +316,7 @@ async function tryCandidate(
       idleMs: t.idleSecs * 1000,
       totalAt,
       codec: translation
-        ? new SseTranslator(translation.stream(contextFor(fr, candidate)))
+        ? new SseTranslator(translation.stream(ctx))
         : new SsePassthrough(fr.endpoint.protocol),
       provider: provider.id,
       now: deps.now,
@@ -379,7 +387,6 @@ async function tryCandidate(
     }
     parsed = text;
   }
-  const ctx = contextFor(fr, candidate);
   const answer = res.ok ? translation.response(parsed, ctx) : translation.error(res.status, parsed);
   headers.set("content-type", "application/json");
   log(undefined);

@@ -147,9 +147,9 @@ export function createHandler(options: HandlerOptions): Handler {
       await request.body?.cancel().catch(() => {});
       return fail(style, methodNotAllowed(request.method, "POST"), { allow: "POST" });
     }
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = new TextDecoder().decode(await readBodyLimited(request, server.maxBodyBytes));
+      bytes = await readBodyLimited(request, server.maxBodyBytes);
     } catch (e) {
       if (e instanceof BodyTooLargeError) {
         return fail(style, {
@@ -162,13 +162,28 @@ export function createHandler(options: HandlerOptions): Handler {
       if (request.signal.aborted) return new Response(null, { status: 499 });
       throw e;
     }
-    const body = parseBody(text, forward.requires);
-    if (typeof body === "string") {
+    let text: string;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
       return fail(style, {
         status: 400,
         type: "invalid_request_error",
         code: "invalid_request",
-        message: body,
+        message: "the request body is not valid UTF-8; send JSON encoded as UTF-8",
+      });
+    }
+    const body = parseBody(text, forward.requires);
+    if (typeof body === "string") {
+      const type = request.headers.get("content-type");
+      const hint = type && !/json/i.test(type)
+        ? ` (the request says Content-Type: ${type.slice(0, 60)}; send application/json)`
+        : "";
+      return fail(style, {
+        status: 400,
+        type: "invalid_request_error",
+        code: "invalid_request",
+        message: body + hint,
       });
     }
     let resolution;
@@ -285,6 +300,12 @@ function methodNotAllowed(method: string, allowed: string): ErrorBody {
   };
 }
 
+/** Decodes request bodies; invalid UTF-8 is refused rather than silently replaced. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The longest model id accepted; real ids are far shorter, and an error echoes the id. */
+const MAX_MODEL_LENGTH = 512;
+
 /** The parsed body, or why it is not a usable request. */
 function parseBody(text: string, requires?: string): Record<string, unknown> | string {
   if (!text.trim()) return "the request body is empty; send a JSON object with model and messages";
@@ -300,6 +321,9 @@ function parseBody(text: string, requires?: string): Record<string, unknown> | s
   const b = body as Record<string, unknown>;
   if (typeof b.model !== "string" || !b.model.trim()) {
     return 'missing required field `model` (a string such as "ollama:llama3.1")';
+  }
+  if (b.model.length > MAX_MODEL_LENGTH) {
+    return `\`model\` is ${b.model.length} characters long; model ids are at most ${MAX_MODEL_LENGTH}`;
   }
   if (requires && !Array.isArray(b[requires])) {
     return `missing required field \`${requires}\` (a list)`;

@@ -467,3 +467,118 @@ Deno.test("a same-protocol stream that ends without [DONE] ends with the error e
   const clean = await h2(chat({ model: "ollama:llama3.1", messages: [], stream: true }));
   assert.equal(await clean.text(), chunk + "data: [DONE]\n\n");
 });
+
+Deno.test("hostile bodies get a clear 400 in the endpoint's envelope, never a 500", async () => {
+  const { handler, seen } = setup({ "ollama.test": ok("ollama") });
+  const post = (path: string, body: BodyInit, type = "application/json") =>
+    handler(
+      new Request(`http://x${path}`, { method: "POST", body, headers: { "content-type": type } }),
+    );
+  const cases: [string, BodyInit, string, RegExp][] = [
+    [
+      "/v1/chat/completions",
+      new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
+      "application/json",
+      /not valid UTF-8/,
+    ],
+    [
+      "/v1/chat/completions",
+      "model=x&messages=y",
+      "application/x-www-form-urlencoded",
+      /not valid JSON.*Content-Type: application\/x-www-form-urlencoded; send application\/json/,
+    ],
+    [
+      "/v1/chat/completions",
+      JSON.stringify({ model: "x".repeat(600), messages: [] }),
+      "application/json",
+      /at most 512/,
+    ],
+    [
+      "/v1/chat/completions",
+      JSON.stringify({ model: "llama3.1", messages: "hi" }),
+      "application/json",
+      /`messages` \(a list\)/,
+    ],
+    [
+      "/v1/messages",
+      JSON.stringify({ model: 42, messages: [] }),
+      "application/json",
+      /missing required field `model`/,
+    ],
+    ["/v1/responses", "[1,2]", "application/json", /must be a JSON object/],
+  ];
+  for (const [path, body, type, message] of cases) {
+    const res = await post(path, body, type);
+    assert.equal(res.status, 400, `${path} ${String(body).slice(0, 40)}`);
+    const e = await res.json();
+    assert.match(path === "/v1/messages" ? e.error.message : e.error.message, message);
+    if (path === "/v1/messages") assert.equal(e.type, "error");
+  }
+  assert.equal(seen.length, 0);
+});
+
+Deno.test("property: random JSON bodies never make the handler answer 5xx or throw", async () => {
+  const { handler } = setup({ "ollama.test": ok("ollama"), "openai.test": ok("openai") });
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const value = (depth: number): unknown => {
+    const r = rand();
+    if (depth > 3 || r < 0.3) {
+      return pick([
+        null,
+        true,
+        false,
+        0,
+        -1,
+        1e308,
+        "",
+        "llama3.1",
+        "smart",
+        "ollama:",
+        ":",
+        "\u0000",
+        "x".repeat(600),
+      ]);
+    }
+    if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < rand() * 5; i++) {
+      o[
+        pick([
+          "model",
+          "messages",
+          "models",
+          "stream",
+          "input",
+          "tools",
+          "system",
+          "max_tokens",
+          "__proto__",
+          "x",
+        ])
+      ] = value(depth + 1);
+    }
+    return o;
+  };
+  for (let i = 0; i < 400; i++) {
+    const path = pick([
+      "/v1/chat/completions",
+      "/v1/messages",
+      "/v1/responses",
+      "/v1/embeddings",
+      "/v1/messages/count_tokens",
+    ]);
+    const body = rand() < 0.1 ? "{" : JSON.stringify(value(0));
+    const res = await handler(new Request(`http://x${path}`, { method: "POST", body }));
+    assert.ok(res.status < 500, `${res.status} for ${path} ${body.slice(0, 200)}`);
+    const text = await res.text();
+    if (res.status >= 400) {
+      const e = JSON.parse(text);
+      assert.equal(
+        typeof (path.startsWith("/v1/messages") ? e.error.message : e.error.message),
+        "string",
+      );
+    }
+  }
+});
