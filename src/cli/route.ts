@@ -1,8 +1,8 @@
 import { NoRouteError, resolveCandidates } from "../routing/resolve.ts";
-import { buildRouteTable } from "../routing/route_table.ts";
+import { buildRouteTable, isLoaded } from "../routing/route_table.ts";
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
 import { CliError, type Io, table, UsageError } from "./io.ts";
-import { loadForCli } from "./load.ts";
+import { loadDiscovered } from "./load.ts";
 
 /** Usage of `bitrouter route`. */
 export const ROUTE_USAGE = `Usage: bitrouter route MODEL [OPTIONS]
@@ -23,7 +23,7 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("route takes exactly one MODEL", ROUTE_USAGE);
-  const { config } = await loadForCli(values.config, io);
+  const { config } = await loadDiscovered(values.config, io);
   let r;
   try {
     r = resolveCandidates(buildRouteTable(config), positionals[0]);
@@ -39,6 +39,8 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
       url: `${c.provider.apiBase}/chat/completions`,
       active: true,
       reason: null as string | null,
+      down: false,
+      loaded: isLoaded(c.provider, c.model),
     })),
     ...r.skipped.map((s) => ({
       provider: s.provider.id,
@@ -47,6 +49,8 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
       url: `${s.provider.apiBase}/chat/completions`,
       active: false,
       reason: s.reason,
+      down: s.down === true,
+      loaded: false,
     })),
   ];
   if (values.json) {
@@ -68,7 +72,11 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
         row.model,
         row.protocol,
         row.url,
-        row.active ? "active" : `inactive: ${row.reason}`,
+        row.active
+          ? (row.loaded ? "active, loaded" : "active")
+          : row.down
+          ? row.reason!
+          : `inactive: ${row.reason}`,
       ]),
     ]).join("\n"),
   );

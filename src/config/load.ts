@@ -7,6 +7,7 @@ import { parseListen } from "./listen.ts";
 import { inferProtocol, PROTOCOL_NAMES, type ProtocolRule, sortRules } from "./protocol.ts";
 import {
   type Config,
+  DEFAULT_DISCOVERY,
   DEFAULT_SERVER,
   DEFAULT_TIMEOUTS,
   modelsAsNamed,
@@ -16,6 +17,7 @@ import {
 } from "./types.ts";
 import { CATALOG, catalogEntry } from "../discovery/catalog.ts";
 import { suggest } from "./suggest.ts";
+import { parseTarget } from "../discovery/targets.ts";
 
 /** How to load: where variables come from, and whether unset ones are errors. */
 export interface LoadOptions {
@@ -120,6 +122,8 @@ export function zeroConfig(): Config {
     server: { ...DEFAULT_SERVER },
     providers: [],
     virtualModels: [],
+    discovery: { ...DEFAULT_DISCOVERY },
+    upstreamTimeouts: { ...DEFAULT_TIMEOUTS },
     warnings: [],
   };
 }
@@ -416,6 +420,12 @@ function buildConfig(
     },
     providers,
     virtualModels,
+    discovery: {
+      enabled: raw.discovery?.enabled ?? DEFAULT_DISCOVERY.enabled,
+      intervalSecs: raw.discovery?.interval_secs ?? DEFAULT_DISCOVERY.intervalSecs,
+      targets: raw.discovery?.targets?.map((t) => parseTarget(t)!),
+    },
+    upstreamTimeouts: baseTimeouts,
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
 }
