@@ -40,10 +40,20 @@ async function getJson(
   }
 }
 
+/** An error's message with its causes' (Deno's fetch says "fetch failed", the cause says why). */
+export function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let x = e, depth = 0; x !== undefined && x !== null && depth < 4; depth++) {
+    parts.push(x instanceof Error ? x.message : String(x));
+    x = x instanceof Error ? x.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
 /** A short reason for a failed connection, as `bitrouter providers` shows it. */
 export function unreachableReason(e: unknown, signal?: AbortSignal): string {
   if (signal?.aborted) return "no answer in time";
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorText(e);
   if (/connection refused/i.test(message)) return "connection refused";
   if (/dns error|failed to lookup|name or service not known|no such host/i.test(message)) {
     return "DNS lookup failed";

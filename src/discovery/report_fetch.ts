@@ -1,3 +1,5 @@
+import { errorText } from "./probe.ts";
+
 /**
  * Wraps the fetch the proxy forwards with, so that a request that cannot reach its server marks
  * that server down (SPEC §7) without the proxy knowing about discovery. Only failures that say
@@ -30,7 +32,7 @@ function unreachable(e: unknown, signal: AbortSignal | null | undefined): string
     const limit = (signal.reason as { limit?: unknown } | undefined)?.limit;
     return limit === "connect" ? "no TCP connection within connect_secs" : undefined;
   }
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorText(e);
   if (/connection refused/i.test(message)) return "connection refused";
   if (/dns error|failed to lookup|name or service not known|no such host/i.test(message)) {
     return "DNS lookup failed";

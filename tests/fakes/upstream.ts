@@ -53,6 +53,10 @@ export interface FakeUpstreamOptions {
   chunkDelayMs?: number;
   /** pieces of the answer; default ["Hello", " from", " <kind>"] */
   content?: string[];
+  /** models already loaded at start (Ollama's /api/ps lists them); default none */
+  loaded?: string[];
+  /** the public port; default 0 (OS-chosen). Set it to bring a server back where one was. */
+  port?: number;
 }
 
 export interface FakeUpstream {
@@ -131,7 +135,8 @@ class Fake implements FakeUpstream {
   readonly #firstLoadMs: number;
   readonly #chunkDelayMs: number;
   readonly #content: string[];
-  readonly #loaded = new Set<string>();
+  readonly #loaded: Set<string>;
+  readonly #port: number;
   readonly #closing = new AbortController();
   #abortWaiters: Array<(at: number) => void> = [];
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -150,6 +155,8 @@ class Fake implements FakeUpstream {
     this.#firstLoadMs = options.firstLoadMs ?? 0;
     this.#chunkDelayMs = options.chunkDelayMs ?? 0;
     this.#content = options.content ?? ["Hello", " from", ` ${options.kind}`];
+    this.#loaded = new Set(options.loaded ?? []);
+    this.#port = options.port ?? 0;
   }
 
   /**
@@ -168,7 +175,7 @@ class Fake implements FakeUpstream {
         onError: () => new Response(null, { status: 500 }),
       }, (request, info) => this.#handle(request, info.remoteAddr.port));
     });
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.#port });
     this.url = `http://127.0.0.1:${this.#listener.addr.port}`;
     this.apiBase = `${this.url}/v1`;
     this.#accepting = this.#accept(this.#listener, inner.port);
