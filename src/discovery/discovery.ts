@@ -238,7 +238,9 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     if (isNew || wasDown || modelsChanged) {
       const what = isNew ? "found" : wasDown ? "back up:" : "models changed:";
       log?.info(
-        `discovery: ${what} ${t.id} (${outcome.kind}) at ${t.origin} with ${outcome.models.length} models`,
+        `discovery: ${what} ${t.id}${
+          t.id === outcome.kind ? "" : ` (${outcome.kind})`
+        } at ${t.origin} with ${outcome.models.length} models`,
         { models: outcome.models.slice(0, 20).join(",") },
       );
     }
