@@ -2,7 +2,7 @@ import { routableModels } from "../routing/resolve.ts";
 import { buildRouteTable } from "../routing/route_table.ts";
 import { parseCommand } from "./args.ts";
 import { CliError, type Io, table } from "./io.ts";
-import { loadForCli } from "./load.ts";
+import { loadDiscovered } from "./load.ts";
 
 /** Usage of `bitrouter models`. */
 export const MODELS_USAGE = `Usage: bitrouter models [OPTIONS]
@@ -28,7 +28,7 @@ export async function modelsCommand(argv: string[], io: Io): Promise<number> {
     io.out(MODELS_USAGE);
     return 0;
   }
-  const { config } = await loadForCli(values.config, io);
+  const { config } = await loadDiscovered(values.config, io);
   const filter = values.provider;
   if (filter && !config.providers.some((p) => p.id === filter)) {
     throw new CliError(`no provider "${filter}"`, "run `bitrouter providers` to list them");

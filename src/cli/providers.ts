@@ -1,12 +1,13 @@
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
 import { type Io, table } from "./io.ts";
-import { loadForCli } from "./load.ts";
+import { loadDiscovered } from "./load.ts";
 
 /** Usage of `bitrouter providers`. */
 export const PROVIDERS_USAGE = `Usage: bitrouter providers [OPTIONS]
 
-List each provider: id, api_base, protocol, whether it is active (and why not), how many
-models it declares, and where it came from (config / detected / built-in).
+List each provider: id, api_base, protocol, whether it is active (and why not) or down, how
+many models it serves, and where it came from (config / detected / built-in). Local servers
+are probed first (as \`bitrouter serve\` does at startup), so detected ones are listed too.
 
 Options:
   -c, --config PATH   config file
@@ -20,7 +21,7 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
     io.out(PROVIDERS_USAGE);
     return 0;
   }
-  const { config } = await loadForCli(values.config, io);
+  const { config } = await loadDiscovered(values.config, io);
   const rows = config.providers.map((p) => ({
     id: p.id,
     api_base: p.apiBase,
@@ -29,6 +30,8 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
       : p.defaultProtocol,
     active: !p.inactiveReason,
     reason: p.inactiveReason ?? null,
+    down: p.downReason ?? null,
+    kind: p.kind ?? null,
     models: p.models.length,
     source: p.source,
   }));
@@ -51,7 +54,7 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
         r.id,
         r.api_base,
         r.protocol,
-        r.active ? "active" : `inactive: ${r.reason}`,
+        r.active ? (r.down ? r.down : "active") : `inactive: ${r.reason}`,
         String(r.models),
         r.source,
       ]),

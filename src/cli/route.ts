@@ -3,10 +3,10 @@ import { formatListen } from "../config/listen.ts";
 import type { ServerSettings } from "../config/types.ts";
 import { type ServerStatus, STATUS_PATH } from "../proxy/handler.ts";
 import { NoRouteError, resolveCandidates } from "../routing/resolve.ts";
-import { buildRouteTable } from "../routing/route_table.ts";
+import { buildRouteTable, isLoaded } from "../routing/route_table.ts";
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
 import { CliError, type Io, table, UsageError } from "./io.ts";
-import { loadForCli } from "./load.ts";
+import { loadDiscovered } from "./load.ts";
 
 /** Usage of `bitrouter route`. */
 export const ROUTE_USAGE = `Usage: bitrouter route MODEL [OPTIONS]
@@ -29,7 +29,7 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("route takes exactly one MODEL", ROUTE_USAGE);
-  const { config } = await loadForCli(values.config, io);
+  const { config } = await loadDiscovered(values.config, io);
   let r;
   try {
     r = resolveCandidates(buildRouteTable(config), positionals[0]);
@@ -55,6 +55,8 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
       active: true,
       reason: null as string | null,
       health: live ? healthOf(c.provider.id, c.model) : null,
+      down: false,
+      loaded: isLoaded(c.provider, c.model),
     })).sort((a, b) =>
       Number(a.health?.startsWith("cooling")) - Number(b.health?.startsWith("cooling"))
     ),
@@ -66,6 +68,8 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
       active: false,
       reason: s.reason,
       health: null,
+      down: s.down === true,
+      loaded: false,
     })),
   ];
   if (values.json) {
@@ -92,7 +96,13 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
         row.protocol,
         row.url,
         row.active
-          ? (row.health && row.health !== "healthy" ? row.health : "active")
+          ? (row.health && row.health !== "healthy"
+            ? row.health
+            : row.loaded
+            ? "active, loaded"
+            : "active")
+          : row.down
+          ? row.reason!
           : `inactive: ${row.reason}`,
       ]),
     ]).join("\n"),

@@ -1,13 +1,14 @@
 import { formatListen, isLoopback, parseListen } from "../config/listen.ts";
 import type { LogLevel } from "../config/types.ts";
 import { createLogger } from "../observe/log.ts";
-import { buildRouteTable } from "../routing/route_table.ts";
 import { routableModels } from "../routing/resolve.ts";
+import type { FoundServer } from "../discovery/discovery.ts";
+import { reportingFetch } from "../discovery/report_fetch.ts";
 import { createHandler } from "../proxy/handler.ts";
 import { errorResponse } from "../proxy/envelope.ts";
 import { parseCommand } from "./args.ts";
 import { CliError, type Io, UsageError } from "./io.ts";
-import { loadForCli } from "./load.ts";
+import { discover, loadForCli } from "./load.ts";
 
 /** Usage of `bitrouter serve`. */
 export const SERVE_USAGE = `Usage: bitrouter [serve] [OPTIONS]
@@ -52,8 +53,8 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     }
   }
 
-  const { config, found } = await loadForCli(values.config, io);
-  const server = config.server;
+  const loaded = await loadForCli(values.config, io);
+  const server = loaded.config.server;
   if (listenOverride) Object.assign(server, listenOverride);
   if (level) server.logLevel = level as LogLevel;
   const address = formatListen(server);
@@ -65,10 +66,11 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   }
 
   const log = createLogger({ level: server.logLevel, format, write: io.err });
-  const table = buildRouteTable(config);
+  const { discovery, found } = await discover(loaded, io, log);
   const handler = createHandler({
-    routes: () => table,
-    fetch: io.fetch,
+    routes: discovery.routes,
+    // A request that cannot connect marks its server down, so the next one skips it at once.
+    fetch: reportingFetch(io.fetch, discovery.reportUnreachable),
     now: () => performance.now(),
     log,
   });
@@ -106,12 +108,16 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   }
   const addr = await ready.promise;
   const url = `http://${formatListen({ hostname: addr.hostname, port: addr.port })}`;
-  const models = routableModels(table).size;
-  const active = config.providers.filter((p) => !p.inactiveReason).length;
+  const config = discovery.config();
+  const models = routableModels(discovery.routes()).size;
+  const active = config.providers.filter((p) => !p.inactiveReason && !p.downReason).length;
   const origin = found.path ? `config ${found.path}` : "zero-config";
   io.out(
-    `bitrouter ready on ${url}/v1 — ${origin}; ${active} of ${config.providers.length} providers active, ${models} models routable`,
+    `bitrouter ready on ${url}/v1 — ${origin}; ${active} of ${config.providers.length} providers active, ${models} models routable${
+      foundSummary(discovery.servers(), config.discovery.targets ?? [], !found.path)
+    }`,
   );
+  discovery.start();
 
   // Reloading on SIGHUP is not built yet; without a listener the signal would kill the server.
   const onHangup = () =>
@@ -121,6 +127,8 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     stopSignal(),
     httpServer.finished.then(() => ""),
   ]);
+  // No probe may outlive the listener, nor keep the process up while requests drain.
+  await discovery.stop();
   if (signal) {
     const grace = server.shutdownGraceSecs;
     log.info(`${signal}: no new connections; running requests get up to ${grace}s to finish`);
@@ -132,6 +140,27 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   }
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
+}
+
+/** The ready line's tail naming the servers found, with their models (a few, then a count). */
+export function foundSummary(
+  servers: FoundServer[],
+  targets: string[],
+  zeroConfig: boolean,
+): string {
+  const up = servers.filter((s) => !s.downReason);
+  if (up.length === 0) {
+    if (!zeroConfig || targets.length === 0) return "";
+    return `; no local model server found at ${
+      targets.map((t) => t.replace(/^https?:\/\//, "")).join(", ")
+    } yet`;
+  }
+  const named = up.map((s) => {
+    const shown = s.models.slice(0, 4).join(", ");
+    const more = s.models.length > 4 ? ` +${s.models.length - 4} more` : "";
+    return `${s.id} at ${s.origin.replace(/^https?:\/\//, "")} (${shown || "no models"}${more})`;
+  });
+  return `; found ${named.join(", ")}`;
 }
 
 /** Resolves with the name of the first SIGINT or SIGTERM. */

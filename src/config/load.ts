@@ -13,6 +13,7 @@ import {
 } from "./protocol.ts";
 import {
   type Config,
+  DEFAULT_DISCOVERY,
   DEFAULT_HEALTH,
   DEFAULT_SERVER,
   DEFAULT_TIMEOUTS,
@@ -23,6 +24,7 @@ import {
 } from "./types.ts";
 import { CATALOG, catalogEntry } from "../discovery/catalog.ts";
 import { suggest } from "./suggest.ts";
+import { parseTarget } from "../discovery/targets.ts";
 
 /** How to load: where variables come from, and whether unset ones are errors. */
 export interface LoadOptions {
@@ -128,6 +130,8 @@ export function zeroConfig(): Config {
     providers: [],
     virtualModels: [],
     health: { ...DEFAULT_HEALTH },
+    discovery: { ...DEFAULT_DISCOVERY },
+    upstreamTimeouts: { ...DEFAULT_TIMEOUTS },
     warnings: [],
   };
 }
@@ -428,6 +432,12 @@ function buildConfig(
       cooldownSecs: raw.health?.cooldown_secs ?? DEFAULT_HEALTH.cooldownSecs,
       maxRetryAfterSecs: raw.health?.max_retry_after_secs ?? DEFAULT_HEALTH.maxRetryAfterSecs,
     },
+    discovery: {
+      enabled: raw.discovery?.enabled ?? DEFAULT_DISCOVERY.enabled,
+      intervalSecs: raw.discovery?.interval_secs ?? DEFAULT_DISCOVERY.intervalSecs,
+      targets: raw.discovery?.targets?.map((t) => parseTarget(t)!),
+    },
+    upstreamTimeouts: baseTimeouts,
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
 }

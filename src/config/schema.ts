@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PROTOCOL_NAMES } from "./protocol.ts";
 import { parseListen } from "./listen.ts";
+import { parseTarget } from "../discovery/targets.ts";
 
 /** A number, also when written as a quoted string such as "${TIMEOUT:-30}" (flow maps need quotes). */
 const numeric = <T extends z.ZodType>(schema: T) =>
@@ -100,6 +101,19 @@ export const HealthSchema = z.object({
   max_retry_after_secs: seconds.optional(),
 });
 
+/** A discovery target: `host:port` or an http(s) URL (its path, if any, is ignored). */
+export const TargetSchema = z.string().refine((s) => parseTarget(s) !== undefined, {
+  error: (iss) =>
+    `expected host:port like 127.0.0.1:11434 or a URL, got ${JSON.stringify(iss.input)}`,
+});
+
+/** The `discovery:` block (SPEC §7). */
+export const DiscoverySchema = z.object({
+  enabled: z.boolean().optional(),
+  interval_secs: seconds.optional(),
+  targets: z.array(TargetSchema).optional(),
+});
+
 /** The whole file. Unknown keys are stripped here and reported as warnings by the loader. */
 export const FileSchema = z.object({
   server: ServerSchema.nullable().optional(),
@@ -107,6 +121,7 @@ export const FileSchema = z.object({
   upstream: z.object({ timeouts: TimeoutsSchema.optional() }).nullable().optional(),
   providers: z.record(z.string(), ProviderSchema.nullable()).nullable().optional(),
   models: z.record(z.string(), VirtualModelSchema).nullable().optional(),
+  discovery: DiscoverySchema.nullable().optional(),
 });
 
 /** The file as written, after validation. */

@@ -1,8 +1,23 @@
 /** A local server `init --detect` found running, to be written as an active block. */
 export interface DetectedServer {
   id: string;
+  /** What discovery identified it as (ollama, vllm, lmstudio, llamacpp, openai). */
+  kind?: string;
   apiBase: string;
   models: string[];
+}
+
+/** An active provider block for a server found running, with the exact ids it serves. */
+function detectedBlock(found: DetectedServer): string[] {
+  const out = [
+    `  ${found.id}:`,
+    `    api_base: ${found.apiBase}`,
+    "    auto_discover: true   # keep the model list live while bitrouter runs",
+    "    models:   # found running by init --detect",
+  ];
+  if (found.models.length === 0) out.push("      []");
+  for (const m of found.models) out.push(`      - id: ${quote(m)}`);
+  return out;
 }
 
 const LOCAL_BLOCKS: {
@@ -98,13 +113,7 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     const found = detected.find((d) => d.id === b.id);
     out.push("", `  # ${b.title}`);
     if (found) {
-      out.push(
-        `  ${b.id}:`,
-        `    api_base: ${found.apiBase}`,
-        "    models:   # found running by init --detect",
-      );
-      if (found.models.length === 0) out.push("      []");
-      for (const m of found.models) out.push(`      - id: ${quote(m)}`);
+      out.push(...detectedBlock(found));
       continue;
     }
     out.push(
@@ -116,6 +125,10 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     if (b.id === "ollama") {
       out.push("  #     - id: qwen2.5-coder", "  #       provider_model_id: qwen2.5-coder:7b");
     }
+  }
+  for (const d of detected.filter((d) => !LOCAL_BLOCKS.some((b) => b.id === d.id))) {
+    out.push("", `  # ${d.kind ?? "model server"} found at ${d.apiBase} by init --detect`);
+    out.push(...detectedBlock(d));
   }
   out.push(
     "",
@@ -142,6 +155,14 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "#         service_id: llama3.1     # free and local first",
     "#       - provider: openai",
     "#         service_id: gpt-4o-mini  # hosted when the local one is down or busy",
+    "",
+    "# Discovery: probe these servers while running; their models appear (and servers that stop",
+    "# are marked down) without a restart. A provider with `auto_discover: true` is kept live too.",
+    "# BITROUTER_DISCOVERY=host:port,... overrides targets; BITROUTER_DISCOVERY=off probes nothing.",
+    "# discovery:",
+    "#   enabled: true         # false: probe once at startup only",
+    "#   interval_secs: 15",
+    "#   targets: [127.0.0.1:11434, 127.0.0.1:8000, 127.0.0.1:1234, 127.0.0.1:8080]",
     "",
   );
   return out.join("\n");

@@ -23,6 +23,9 @@ export function modelsAsNamed(ids: readonly string[]): ModelAlias[] {
 /** Where a provider's definition came from. */
 export type ProviderSource = "config" | "detected" | "built-in";
 
+/** What kind of server answers at an address, as discovery identified it (`openai`: any other OpenAI-compatible one). */
+export type ServerKind = "ollama" | "vllm" | "lmstudio" | "llamacpp" | "openai";
+
 /** One upstream server, fully resolved: defaults applied, key looked up. */
 export interface Provider {
   id: string;
@@ -42,6 +45,15 @@ export interface Provider {
   timeouts: Timeouts;
   autoDiscover: boolean;
   source: ProviderSource;
+  /** The server kind, when discovery identified it. */
+  kind?: ServerKind;
+  /**
+   * Why the provider is down right now (a failed probe or request); undefined when it is up.
+   * A down provider gets no connection attempt until it answers a probe again (SPEC §7).
+   */
+  downReason?: string;
+  /** Upstream model ids loaded in memory now (`all`: a server that only serves loaded models). */
+  loaded?: readonly string[] | "all";
 }
 
 /** A `models:` entry: one name over an ordered chain of provider models. */
@@ -49,6 +61,18 @@ export interface VirtualModel {
   name: string;
   strategy: "priority" | "cascade";
   endpoints: { provider: string; model: string }[];
+}
+
+/** The `discovery:` block with defaults applied (SPEC §7). */
+export interface DiscoverySettings {
+  /** false: probe once at startup, never in the background. */
+  enabled: boolean;
+  intervalSecs: number;
+  /**
+   * Servers to probe, as origins (`http://127.0.0.1:11434`). Undefined: the four local default
+   * ports in zero-config, none with a config file.
+   */
+  targets?: string[];
 }
 
 /** The `server:` block with defaults applied. */
@@ -74,6 +98,9 @@ export interface Config {
   providers: Provider[];
   virtualModels: VirtualModel[];
   health: HealthSettings;
+  discovery: DiscoverySettings;
+  /** `upstream.timeouts` with defaults applied: what discovered providers get. */
+  upstreamTimeouts: Timeouts;
   warnings: Diagnostic[];
 }
 
@@ -100,6 +127,9 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   idleSecs: 120,
   totalSecs: null,
 };
+
+/** Defaults of the `discovery:` block. */
+export const DEFAULT_DISCOVERY: DiscoverySettings = { enabled: true, intervalSecs: 15 };
 
 /** Where BitRouter listens when nothing says otherwise. */
 export const DEFAULT_LISTEN = { hostname: "127.0.0.1", port: 4356 };

@@ -274,6 +274,10 @@ function statusOf(table: RouteTable, health: HealthBook): ServerStatus {
 }
 
 function modelNotFound(e: NoRouteError): ErrorBody {
+  if (e.unavailable) {
+    // Every server of the model is down (SPEC §7): answer at once, without a connection attempt.
+    return { status: 503, type: "upstream_error", code: "provider_down", message: e.message };
+  }
   return {
     status: 404,
     type: "invalid_request_error",

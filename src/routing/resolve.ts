@@ -16,6 +16,8 @@ export interface Skipped {
   provider: Provider;
   model: string;
   reason: string;
+  /** Left out because its server is down now, not because of the config. */
+  down?: boolean;
 }
 
 /** How a model string resolved (SPEC §3). */
@@ -28,9 +30,15 @@ export interface Resolution {
 
 /** Nothing can serve the model; the message says why and what to do. */
 export class NoRouteError extends Error {
-  constructor(readonly model: string, reason: string) {
+  /**
+   * @param unavailable true when providers serve the model but every one is down right now
+   *   (a 503, not a 404: the model exists and comes back when its server does).
+   */
+  constructor(readonly model: string, reason: string, readonly unavailable = false) {
     super(
-      `model "${model}" is not available: ${reason}; run \`bitrouter models\` to list routable models`,
+      `model "${model}" is not available: ${reason}; run \`bitrouter ${
+        unavailable ? "providers` to see each provider's state" : "models` to list routable models"
+      }`,
     );
     this.name = "NoRouteError";
   }
@@ -75,6 +83,9 @@ export function resolveCandidates(table: RouteTable, requested: string): Resolut
         `provider ${pinned.id} is inactive because ${pinned.inactiveReason}`,
       );
     }
+    if (pinned.downReason) {
+      throw new NoRouteError(model, `provider ${pinned.id} is ${pinned.downReason}`, true);
+    }
     return {
       model,
       kind: "pin",
@@ -94,20 +105,28 @@ export function resolveCandidates(table: RouteTable, requested: string): Resolut
   }
 
   const offers = table.offers.get(model) ?? [];
-  if (table.providers.size === 0) {
-    throw new NoRouteError(
-      model,
-      table.config.file
-        ? `${table.config.file} declares no providers; uncomment a block under providers:`
-        : "no config file, and no local model server answered on 11434, 8000, 1234 or 8080; start one (then restart bitrouter) or write a config with `bitrouter init`",
-    );
-  }
-  if (offers.length === 0) throw new NoRouteError(model, "no provider declares it");
+  if (offers.length === 0) throw new NoRouteError(model, whyNobodyOffers(table));
   return split(
     model,
     "cascade",
     offers.map((o) => ({ provider: o.provider, model: o.upstreamId })),
   );
+}
+
+/** Why no provider offers a model: nothing is set up at all, or just not this model. */
+function whyNobodyOffers(table: RouteTable): string {
+  const { config } = table;
+  if (config.file) {
+    return table.providers.size === 0
+      ? `${config.file} declares no providers; uncomment a block under providers:`
+      : "no provider declares it";
+  }
+  const usable = [...table.providers.values()].some((p) => !p.inactiveReason);
+  if (usable) return "no provider lists it";
+  return `no config file, no local model server answering (${
+    config.discovery.targets?.map((t) => t.replace(/^https?:\/\//, "")).join(", ") ||
+    "discovery is off"
+  }) and no hosted provider key set; start a model server (it is picked up within ${config.discovery.intervalSecs}s), export a key such as OPENAI_API_KEY, or write a config with \`bitrouter init\``;
 }
 
 function split(
@@ -120,11 +139,21 @@ function split(
   for (const e of entries) {
     if (e.provider.inactiveReason) {
       skipped.push({ ...e, reason: e.provider.inactiveReason });
+    } else if (e.provider.downReason) {
+      skipped.push({ ...e, reason: e.provider.downReason, down: true });
     } else candidates.push(candidate(e.provider, e.model));
   }
   if (candidates.length === 0) {
-    const why = skipped.map((s) => `provider ${s.provider.id} is inactive because ${s.reason}`);
-    throw new NoRouteError(model, why.join("; ") || "it has no endpoints");
+    const why = skipped.map((s) =>
+      s.down
+        ? `provider ${s.provider.id} is ${s.reason}`
+        : `provider ${s.provider.id} is inactive because ${s.reason}`
+    );
+    throw new NoRouteError(
+      model,
+      why.join("; ") || "it has no endpoints",
+      skipped.some((s) => s.down),
+    );
   }
   return { model, kind, candidates, skipped };
 }
@@ -140,8 +169,9 @@ export function routableModels(table: RouteTable): Map<string, string[]> {
   }
   for (const [id, offers] of table.offers) {
     if (out.has(id)) continue;
-    const active = offers.filter((o) => !o.provider.inactiveReason).map((o) => o.provider.id);
-    if (active.length) out.set(id, active);
+    // An id only an alias offers resolves, but is not listed: the server's own name is.
+    const usable = offers.filter((o) => !o.provider.inactiveReason && !o.provider.downReason);
+    if (usable.some((o) => o.listed)) out.set(id, usable.map((o) => o.provider.id));
   }
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }

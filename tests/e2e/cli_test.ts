@@ -56,6 +56,8 @@ Deno.test("init writes a commented starter config in the user's folder that vali
         "# anthropic:",
         "# openrouter:",
         "# groq:",
+        "# discovery:",
+        "#   interval_secs: 15",
       ]
     ) {
       assert.ok(text.includes(needle), needle);

@@ -23,8 +23,11 @@ export interface RunningRouter {
 }
 
 export interface StartRouterOptions {
-  /** YAML text of the config file */
-  config: string;
+  /**
+   * YAML text of the config file; undefined runs zero-config: no `-c`, and a fresh empty
+   * folder as both the working directory and HOME, so no bitrouter.yaml is found anywhere.
+   */
+  config?: string;
   /** the child's environment on top of the pass-through set (nothing else is inherited) */
   env?: Record<string, string>;
   /** how long to wait for the ready line */
@@ -38,12 +41,18 @@ export interface StartRouterOptions {
 export async function startRouter(options: StartRouterOptions): Promise<RunningRouter> {
   const dir = await Deno.makeTempDir({ prefix: "bitrouter-e2e-" });
   const configPath = `${dir}/bitrouter.yaml`;
-  await Deno.writeTextFile(configPath, options.config);
+  const zeroConfig = options.config === undefined;
+  if (!zeroConfig) await Deno.writeTextFile(configPath, options.config!);
 
   const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
   for (const name of PASSED_THROUGH) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
+  }
+  if (zeroConfig) {
+    // Keep Deno's cache where it is, but let HOME point where no ~/.bitrouter exists.
+    env.DENO_DIR ??= `${Deno.env.get("HOME")}/.cache/deno`;
+    env.HOME = dir;
   }
   Object.assign(env, options.env);
 
@@ -54,14 +63,13 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       "--allow-env",
       "--allow-read",
       "--allow-write",
-      "main.ts",
+      new URL("main.ts", REPO_ROOT).pathname,
       "serve",
-      "-c",
-      configPath,
+      ...(zeroConfig ? [] : ["-c", configPath]),
       "--listen",
       "127.0.0.1:0",
     ],
-    cwd: REPO_ROOT,
+    cwd: zeroConfig ? dir : REPO_ROOT,
     // Inherit nothing (no stray OPENAI_API_KEY, no HTTP_PROXY that would swallow loopback calls).
     clearEnv: true,
     env,

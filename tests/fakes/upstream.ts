@@ -59,6 +59,10 @@ export interface FakeUpstreamOptions {
    * over several chunks
    */
   toolCalls?: FakeToolCall[];
+  /** models already loaded at start (Ollama's /api/ps lists them); default none */
+  loaded?: string[];
+  /** the public port; default 0 (OS-chosen). Set it to bring a server back where one was. */
+  port?: number;
 }
 
 /** A tool call a fake answers with. */
@@ -147,7 +151,8 @@ class Fake implements FakeUpstream {
   readonly #chunkDelayMs: number;
   readonly #content: string[];
   readonly #toolCalls: FakeToolCall[] | undefined;
-  readonly #loaded = new Set<string>();
+  readonly #loaded: Set<string>;
+  readonly #port: number;
   readonly #closing = new AbortController();
   #abortWaiters: Array<(at: number) => void> = [];
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -167,6 +172,8 @@ class Fake implements FakeUpstream {
     this.#chunkDelayMs = options.chunkDelayMs ?? 0;
     this.#content = options.content ?? ["Hello", " from", ` ${options.kind}`];
     this.#toolCalls = options.toolCalls;
+    this.#loaded = new Set(options.loaded ?? []);
+    this.#port = options.port ?? 0;
   }
 
   /**
@@ -185,7 +192,7 @@ class Fake implements FakeUpstream {
         onError: () => new Response(null, { status: 500 }),
       }, (request, info) => this.#handle(request, info.remoteAddr.port));
     });
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.#port });
     this.url = `http://127.0.0.1:${this.#listener.addr.port}`;
     this.apiBase = `${this.url}/v1`;
     this.#accepting = this.#accept(this.#listener, inner.port);

@@ -150,3 +150,34 @@ Deno.test("api_protocol patterns pick the protocol per model, most specific firs
   assert.equal(protocol("claude-3-haiku"), "chat_completions");
   assert.equal(protocol("gpt-4o"), "chat_completions");
 });
+
+Deno.test("an Ollama provider answers `name:latest` for a declared `name`, without listing it twice", () => {
+  const table = buildRouteTable(parseConfig(
+    `providers:\n  ollama:\n    api_base: http://localhost:11434/v1\n    models: [qwen2.5, { id: llama3.1, provider_model_id: "llama3.1:8b" }]\n`,
+    "/t.yaml",
+    { env: () => undefined },
+  ));
+  assert.deepEqual(
+    resolveCandidates(table, "qwen2.5:latest").candidates.map((c) => c.model),
+    ["qwen2.5"],
+  );
+  // An explicit provider_model_id is a different tag: no `latest` twin.
+  assert.throws(() => resolveCandidates(table, "llama3.1:latest"), NoRouteError);
+  assert.deepEqual([...routableModels(table).keys()], ["llama3.1", "qwen2.5"]);
+});
+
+Deno.test("a down provider is skipped; when it is the only one, the error says it is down", () => {
+  const config = parseConfig(CONFIG, "/t.yaml", { env: () => undefined });
+  config.providers.find((p) => p.id === "vllm")!.downReason = "down since 10:00:00 UTC (refused)";
+  const table = buildRouteTable(config);
+  const r = resolveCandidates(table, "qwen2.5");
+  assert.ok(!r.candidates.some((c) => c.provider.id === "vllm"));
+  assert.deepEqual(r.skipped.filter((s) => s.down).map((s) => s.provider.id), ["vllm"]);
+  try {
+    resolveCandidates(table, "vllm:qwen2.5");
+    assert.fail("a pin to a down provider resolved");
+  } catch (e) {
+    assert.ok(e instanceof NoRouteError && e.unavailable);
+    assert.match(e.message, /provider vllm is down since 10:00:00 UTC/);
+  }
+});
