@@ -1,4 +1,5 @@
 import type { Protocol } from "../config/protocol.ts";
+import { anthropicError, anthropicErrorType } from "../protocols/messages/errors.ts";
 
 /** The error shape a client's SDK expects. */
 export type ErrorStyle = "openai" | "anthropic";
@@ -13,22 +14,10 @@ export interface ErrorBody {
   param?: string | null;
 }
 
-const ANTHROPIC_TYPES: Record<number, string> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  403: "permission_error",
-  404: "not_found_error",
-  413: "request_too_large",
-  429: "rate_limit_error",
-  500: "api_error",
-  529: "overloaded_error",
-};
-
 /** The JSON text of an error in the client protocol's envelope (SPEC §4). */
 export function errorJson(style: ErrorStyle, e: ErrorBody): string {
   if (style === "anthropic") {
-    const type = ANTHROPIC_TYPES[e.status] ?? "api_error";
-    return JSON.stringify({ type: "error", error: { type, message: e.message } });
+    return JSON.stringify(anthropicError(anthropicErrorType(e.status), e.message));
   }
   return JSON.stringify({
     error: { message: e.message, type: e.type, code: e.code ?? null, param: e.param ?? null },
