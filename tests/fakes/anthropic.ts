@@ -55,6 +55,8 @@ export interface FakeAnthropicOptions {
   apiKey?: string;
   /** the answer (default text "Hello", " from", " Claude") */
   answer?: AnthropicAnswer;
+  /** streaming: the pause before each event after the first (default 0) */
+  eventDelayMs?: number;
 }
 
 /** A running fake Anthropic API. */
@@ -157,7 +159,11 @@ export async function startFakeAnthropic(
     };
     if (body.stream !== true) return json(message, { "request-id": nextId("req") });
     const events = streamEvents(message, state.answer);
-    return stream(fault.type === "die_after" ? events.slice(0, fault.events) : events, fault);
+    return stream(
+      fault.type === "die_after" ? events.slice(0, fault.events) : events,
+      fault,
+      options.eventDelayMs ?? 0,
+    );
   };
 
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -281,10 +287,11 @@ function split(text: string, n: number): string[] {
   return pieces;
 }
 
-function stream(events: string[], fault: AnthropicFault): Response {
+function stream(events: string[], fault: AnthropicFault, delayMs: number): Response {
   let sent = 0;
   const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
+    async pull(controller) {
+      if (delayMs > 0 && sent > 0) await new Promise((r) => setTimeout(r, delayMs));
       if (sent === events.length) {
         if (fault.type === "die_after") {
           controller.error(new Error("fake Anthropic died mid-stream"));
