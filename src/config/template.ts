@@ -164,6 +164,13 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "#   interval_secs: 15",
     "#   targets: [127.0.0.1:11434, 127.0.0.1:8000, 127.0.0.1:1234, 127.0.0.1:8080]",
     "",
+    "# Endpoint health: an endpoint that keeps failing is tried after the healthy ones for a while,",
+    "# then one request probes it. `bitrouter route MODEL` shows it while bitrouter runs.",
+    "# health:",
+    "#   failures: 3                 # consecutive failures before a cooldown",
+    "#   cooldown_secs: 30",
+    "#   max_retry_after_secs: 300   # a 429's Retry-After cools an endpoint at once, up to this",
+    "",
   );
   return out.join("\n");
 }
