@@ -66,7 +66,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
 
   const log = createLogger({ level: server.logLevel, format, write: io.err });
   const table = buildRouteTable(config);
-  const handler = createHandler({ routes: () => table, fetch: io.fetch, now: () => performance.now(), log });
+  const handler = createHandler({
+    routes: () => table,
+    fetch: io.fetch,
+    now: () => performance.now(),
+    log,
+  });
 
   let httpServer: Deno.HttpServer<Deno.NetAddr>;
   const ready = Promise.withResolvers<Deno.NetAddr>();
