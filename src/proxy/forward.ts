@@ -188,11 +188,12 @@ async function tryCandidate(
 
   const firstByteAt = deps.now();
   const totalAt = t.totalSecs === null ? undefined : fr.startedAt + t.totalSecs * 1000;
-  const headers = clientHeaders(res.headers);
-  headers.set("x-request-id", fr.requestId);
-  headers.set("x-bitrouter-provider", provider.id);
-  headers.set("x-bitrouter-model", candidate.model);
-  headers.set("x-bitrouter-attempts", String(attemptNo));
+  const headers = clientHeaders(res.headers, {
+    "x-request-id": fr.requestId,
+    "x-bitrouter-provider": provider.id,
+    "x-bitrouter-model": candidate.model,
+    "x-bitrouter-attempts": String(attemptNo),
+  });
   const isSse = res.ok && res.body !== null &&
     (res.headers.get("content-type") ?? "").includes("text/event-stream");
   const log = (outcome: BodyOutcome, error?: string) =>
