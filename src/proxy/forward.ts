@@ -13,6 +13,7 @@ import {
 import { type BodyOutcome, guardSse, TimeLimitError } from "./guard_stream.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { replaceModel } from "./body.ts";
+import { watchClient } from "./client_watch.ts";
 
 /** One BitRouter endpoint that forwards: its protocol and the upstream path it maps to. */
 export interface Endpoint {
@@ -26,7 +27,8 @@ export interface ForwardRequest {
   request: Request;
   requestId: string;
   endpoint: Endpoint;
-  /** The client's body as sent, and its parsed form. */
+  /** The client's body as sent, as text, and its parsed form. */
+  bytes: Uint8Array<ArrayBuffer>;
   text: string;
   body: Record<string, unknown>;
   resolution: Resolution;
@@ -129,21 +131,29 @@ async function tryCandidate(
   const t = provider.timeouts;
   const { deadlines } = deps;
   const upstream = new AbortController();
-  const clientSignal = fr.request.signal;
-  const onClientGone = () => upstream.abort(new ClientGoneError());
-  if (clientSignal.aborted) return "client_gone";
-  clientSignal.addEventListener("abort", onClientGone, { once: true });
-  const release = () => clientSignal.removeEventListener("abort", onClientGone);
+  const client = watchClient(
+    fr.request,
+    fr.startedAt,
+    deps,
+    () => upstream.abort(new ClientGoneError()),
+  );
+  const release = client.release;
+  if (client.gone()) {
+    release();
+    return "client_gone";
+  }
   const failed = (e: unknown): Attempt | "client_gone" => {
     release();
     const reason = upstream.signal.aborted ? upstream.signal.reason : e;
-    if (clientSignal.aborted || reason instanceof ClientGoneError) return "client_gone";
+    if (client.gone() || reason instanceof ClientGoneError) return "client_gone";
     return { provider: provider.id, ...describeFetchError(reason) };
   };
 
   const url = provider.apiBase + fr.endpoint.upstreamPath;
+  // The client's own bytes when the model stays as sent: a string would be encoded again by
+  // fetch, about 3 µs per request in Deno 2.9.6 (bench).
   const body = candidate.model === fr.body.model
-    ? fr.text
+    ? fr.bytes
     : replaceModel(fr.text, candidate.model) ??
       JSON.stringify({ ...fr.body, model: candidate.model });
 

@@ -6,6 +6,8 @@ import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.
 import { isAuthorized } from "./auth.ts";
 import { createDeadlines } from "./deadlines.ts";
 
+const utf8 = new TextDecoder();
+
 /** The endpoints that forward to upstreams (SPEC §4), by path. */
 const FORWARDED: Record<string, Endpoint & { requires?: string }> = {
   "/v1/chat/completions": {
@@ -153,9 +155,9 @@ export function createHandler(options: HandlerOptions): Handler {
       await request.body?.cancel().catch(() => {});
       return fail(style, methodNotAllowed(request.method, "POST"), { allow: "POST" });
     }
-    let text: string;
+    let bytes: Uint8Array<ArrayBuffer>;
     try {
-      text = new TextDecoder().decode(await readBodyLimited(request, server.maxBodyBytes));
+      bytes = await readBodyLimited(request, server.maxBodyBytes);
     } catch (e) {
       if (e instanceof BodyTooLargeError) {
         return fail(style, {
@@ -168,6 +170,7 @@ export function createHandler(options: HandlerOptions): Handler {
       if (request.signal.aborted) return new Response(null, { status: 499 });
       throw e;
     }
+    const text = utf8.decode(bytes);
     const body = parseBody(text, forward.requires);
     if (typeof body === "string") {
       return fail(style, {
@@ -188,6 +191,7 @@ export function createHandler(options: HandlerOptions): Handler {
       request,
       requestId,
       endpoint: forward,
+      bytes,
       text,
       body,
       resolution,
