@@ -28,6 +28,8 @@ interface Options {
   strict: boolean;
   pin: boolean;
   floorSignal: boolean;
+  /** Rounds of the memory run (0: until MEMORY_REQUESTS); RSS is sampled after each. */
+  soak: number;
 }
 
 interface WrkSummary {
@@ -81,6 +83,8 @@ interface Memory {
   growth_pct: number;
   flat: boolean;
   samples_kib: number[];
+  /** The memory run round by round: requests so far and RSS after the round. */
+  rounds: { requests: number; rss_kib: number }[];
   /** The floor's RSS at start and at the end, for scale: what the runtime itself settles at. */
   floor_ready_kib: number | null;
   floor_end_kib: number | null;
@@ -104,6 +108,8 @@ const USAGE = `usage: deno task bench [OPTIONS]
   --strict         exit 1 when the SPEC §9 budget is missed
   --no-pin         do not pin 1-connection runs to one CPU (see findTools in bench.ts)
   --floor-signal   the floor also passes the client's AbortSignal to fetch, as BitRouter must
+  --soak N         run the memory check for N rounds of --duration (plain and stream in turn),
+                   printing RSS after each, instead of stopping after 10,000 requests
   -h, --help       this text
 `;
 
@@ -172,6 +178,7 @@ function parseOptions(args: string[]): Options | "help" {
     strict: false,
     pin: true,
     floorSignal: false,
+    soak: 0,
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--") && args[i].includes("=")
@@ -201,6 +208,14 @@ function parseOptions(args: string[]): Options | "help" {
       case "--no-pin":
         o.pin = false;
         break;
+      case "--soak": {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 2) {
+          throw new UsageError("--soak: expected a round count ≥ 2");
+        }
+        o.soak = n;
+        break;
+      }
       case "--floor-signal":
         o.floorSignal = true;
         break;
@@ -848,6 +863,12 @@ function report(
           memory.flat ? "flat" : `MISS: grew more than ${MEMORY_GROWTH_MAX_PCT}%`
         }`,
     );
+    if (memory.rounds.length > 2) {
+      lines.push(
+        "RSS after each round (requests so far: KiB): " +
+          memory.rounds.map((r) => `${fmtInt(r.requests)}: ${fmtInt(r.rss_kib)}`).join(", "),
+      );
+    }
     if (memory.floor_ready_kib !== null && memory.floor_end_kib !== null) {
       lines.push(
         `floor RSS for scale: ${fmtInt(memory.floor_ready_kib)} KiB at start, ` +
@@ -960,12 +981,18 @@ async function main(opts: Options): Promise<number> {
       const before = await rssKib(router.proc.pid) ?? 0;
       let requests = 0;
       // At least one run of each kind; bounded in case BitRouter is far slower than expected.
-      for (let i = 0; (requests < MEMORY_REQUESTS || i < 2) && i < 20; i++) {
+      const rounds: Memory["rounds"] = [];
+      const minRounds = opts.soak || 2;
+      const maxRounds = opts.soak || 20;
+      for (let i = 0; (requests < MEMORY_REQUESTS || i < minRounds) && i < maxRounds; i++) {
         const kind: Kind = i % 2 === 0 ? "plain" : "stream";
         const s = await runWrk(tools, scripts[kind], router.url[kind], conns, opts.duration);
         requests += s.requests;
         const rss = await rssKib(router.proc.pid);
-        if (rss !== undefined) samples.push(rss);
+        if (rss !== undefined) {
+          samples.push(rss);
+          rounds.push({ requests, rss_kib: rss });
+        }
       }
       const after = await rssKib(router.proc.pid) ?? 0;
       const growth = after - before;
@@ -978,6 +1005,7 @@ async function main(opts: Options): Promise<number> {
         growth_pct: before ? (growth / before) * 100 : 0,
         flat: growth <= before * MEMORY_GROWTH_MAX_PCT / 100,
         samples_kib: samples,
+        rounds,
         floor_ready_kib: floorReadyRss ?? null,
         floor_end_kib: (floor?.proc ? await rssKib(floor.proc.pid) : undefined) ?? null,
       };

@@ -7,19 +7,25 @@ export class BodyTooLargeError extends Error {
 }
 
 /** Reads a request body, refusing before reading it whole once it passes `limit` bytes. */
-export async function readBodyLimited(req: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyLimited(
+  req: Request,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (declared > limit) {
     await req.body?.cancel().catch(() => {});
     throw new BodyTooLargeError(limit);
   }
-  if (!req.body) return new Uint8Array();
   if (Number.isFinite(declared)) {
-    // A declared length within the limit: let the runtime read it in one go.
+    // A declared length within the limit: let the runtime read it in one go. `req.body` is not
+    // touched on this path: Deno.serve hands a buffered body to arrayBuffer() directly, but
+    // reading `req.body` first builds a ReadableStream around it, about 7 µs per request in
+    // Deno 2.9.6 (bench).
     const bytes = new Uint8Array(await req.arrayBuffer());
     if (bytes.length > limit) throw new BodyTooLargeError(limit);
     return bytes;
   }
+  if (!req.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
@@ -33,7 +39,6 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
   let offset = 0;
   for (const c of chunks) {

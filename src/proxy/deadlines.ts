@@ -15,7 +15,12 @@ export interface Deadlines {
 
 /**
  * Deadlines sharing one timer, armed for the earliest of them (never sooner than `tickMs` from
- * now, so a burst of requests costs set insertions, not timers); no timer while none is pending.
+ * now, so a burst of requests costs set insertions, not timers).
+ *
+ * `cancel` only forgets the deadline and leaves the timer armed: when it fires and finds nothing
+ * due it simply re-arms for what is left, or stops when nothing is. Clearing it whenever the set
+ * emptied meant a setTimeout + clearTimeout pair per request at one connection, which cost about
+ * 5 µs of CPU per request in Deno 2.9.6 (bench); a stale timer costs one idle wake-up instead.
  */
 export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
   const pending = new Set<Deadline>();
@@ -51,12 +56,7 @@ export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
       return d;
     },
     cancel(d) {
-      if (!d || !pending.delete(d)) return;
-      if (pending.size === 0) {
-        clearTimeout(timer);
-        timer = undefined;
-        armedFor = Infinity;
-      }
+      if (d) pending.delete(d);
     },
     get size() {
       return pending.size;

@@ -22,6 +22,7 @@ import {
   type TranslationContext,
   TranslationError,
 } from "../protocols/translation.ts";
+import { watchClient } from "./client_watch.ts";
 
 /** One BitRouter endpoint that forwards: the client's protocol and its error envelope. */
 export interface Endpoint {
@@ -58,7 +59,8 @@ export interface ForwardRequest {
   request: Request;
   requestId: string;
   endpoint: Endpoint;
-  /** The client's body as sent, and its parsed form. */
+  /** The client's body as sent, as text, and its parsed form. */
+  bytes: Uint8Array<ArrayBuffer>;
   text: string;
   body: Record<string, unknown>;
   resolution: Resolution;
@@ -198,7 +200,7 @@ function bodyFor(
   candidate: Candidate,
   plan: Plan,
   ctx: TranslationContext,
-): string | TranslationError {
+): string | Uint8Array<ArrayBuffer> | TranslationError {
   if (plan.translation) {
     try {
       return JSON.stringify(plan.translation.request(fr.body, ctx));
@@ -217,7 +219,7 @@ async function tryCandidate(
   candidate: Candidate,
   plan: Plan,
   ctx: TranslationContext,
-  body: string,
+  body: string | Uint8Array<ArrayBuffer>,
   attemptNo: number,
   deps: ForwardDeps,
 ): Promise<Response | Attempt | "client_gone"> {
@@ -225,15 +227,21 @@ async function tryCandidate(
   const t = provider.timeouts;
   const { deadlines } = deps;
   const upstream = new AbortController();
-  const clientSignal = fr.request.signal;
-  const onClientGone = () => upstream.abort(new ClientGoneError());
-  if (clientSignal.aborted) return "client_gone";
-  clientSignal.addEventListener("abort", onClientGone, { once: true });
-  const release = () => clientSignal.removeEventListener("abort", onClientGone);
+  const client = watchClient(
+    fr.request,
+    fr.startedAt,
+    deps,
+    () => upstream.abort(new ClientGoneError()),
+  );
+  const release = client.release;
+  if (client.gone()) {
+    release();
+    return "client_gone";
+  }
   const failed = (e: unknown): Attempt | "client_gone" => {
     release();
     const reason = upstream.signal.aborted ? upstream.signal.reason : e;
-    if (clientSignal.aborted || reason instanceof ClientGoneError) return "client_gone";
+    if (client.gone() || reason instanceof ClientGoneError) return "client_gone";
     return { provider: provider.id, ...describeFetchError(reason) };
   };
 
@@ -282,13 +290,20 @@ async function tryCandidate(
 
   const firstByteAt = deps.now();
   const totalAt = t.totalSecs === null ? undefined : fr.startedAt + t.totalSecs * 1000;
-  const headers = clientHeaders(res.headers);
-  headers.set("x-request-id", fr.requestId);
-  headers.set("x-bitrouter-provider", provider.id);
-  headers.set("x-bitrouter-model", candidate.model);
-  headers.set("x-bitrouter-attempts", String(attemptNo));
   const isSse = res.ok && res.body !== null &&
     (res.headers.get("content-type") ?? "").includes("text/event-stream");
+  const ours: Record<string, string> = {
+    "x-request-id": fr.requestId,
+    "x-bitrouter-provider": provider.id,
+    "x-bitrouter-model": candidate.model,
+    "x-bitrouter-attempts": String(attemptNo),
+  };
+  if (translation) {
+    // The answer is re-encoded in the client's protocol; its type is ours to state.
+    ours["content-type"] = isSse ? "text/event-stream; charset=utf-8" : "application/json";
+    if (isSse) ours["cache-control"] = "no-cache";
+  }
+  const headers = clientHeaders(res.headers, ours);
   const log = (outcome: BodyOutcome, error?: string) =>
     deps.log.request({
       requestId: fr.requestId,
@@ -306,10 +321,6 @@ async function tryCandidate(
     });
 
   if (isSse) {
-    if (translation) {
-      headers.set("content-type", "text/event-stream; charset=utf-8");
-      headers.set("cache-control", "no-cache");
-    }
     deps.health.report(provider.id, candidate.model, { ok: true });
     const relay = guardSse(res.body!, {
       upstream,
@@ -388,7 +399,6 @@ async function tryCandidate(
     parsed = text;
   }
   const answer = res.ok ? translation.response(parsed, ctx) : translation.error(res.status, parsed);
-  headers.set("content-type", "application/json");
   log(undefined);
   return new Response(JSON.stringify(answer), { status: res.status, headers });
 }

@@ -43,22 +43,46 @@ export class TimeLimitError extends DOMException {
   }
 }
 
+/** The first read's buffer; a read that fills it switches the stream to `BURST_READ_BYTES`. */
+const FIRST_READ_BYTES = 4096;
+const BURST_READ_BYTES = 65536;
+
 /**
  * Relays an upstream SSE body chunk by chunk as it arrives — no buffering, no re-encoding —
  * while enforcing the idle and total limits, and ends a broken stream with the client
  * protocol's error event so a truncated answer never looks like a clean finish.
+ *
+ * Why it is shaped this way (Deno 2.9.6, measured with bench-like relays, CPU per request):
+ * - A BYOB reader into one buffer per stream, each chunk copied out: fetch's own reader
+ *   allocates a fresh 64 KiB buffer for every read, which made a relayed stream cost ~70 µs
+ *   over a direct passthrough; reused 4 KiB reads cost ~25 µs. Bodies that are not byte
+ *   streams (a test's fake fetch) fall back to the default reader.
+ * - A pull source with highWaterMark 0, not pipeThrough(TransformStream) (+30 µs) or
+ *   ReadableStream.from(async generator) (+30 µs): one read per client pull, nothing queued.
+ * - One idle deadline per stream, re-armed only when it fires, instead of an add and a cancel
+ *   per chunk: idle time is still counted only while a pull waits for the upstream.
  */
 export function guardSse(
   body: ReadableStream<Uint8Array>,
   o: GuardOptions,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
+  let bytes: ReadableStreamBYOBReader | undefined;
+  let plain: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    bytes = body.getReader({ mode: "byob" });
+  } catch {
+    plain = body.getReader();
+  }
+  let buffer = new Uint8Array(FIRST_READ_BYTES);
   let ended = false;
-  let idle: Deadline | undefined;
-  const total = o.totalAt === undefined ? undefined : o.deadlines.add(o.totalAt, () => {
-    o.upstream.abort(new TimeLimitError(`upstream ${o.provider} exceeded total_secs`, "total"));
-  });
-  const onIdle = () => {
+  /** When the pending pull started waiting for the upstream; undefined while none waits. */
+  let waitingSince: number | undefined;
+  const checkIdle = () => {
+    const due = waitingSince === undefined ? o.now() + o.idleMs : waitingSince + o.idleMs;
+    if (waitingSince === undefined || o.now() < due) {
+      idle = o.deadlines.add(due, checkIdle);
+      return;
+    }
     o.upstream.abort(
       new TimeLimitError(
         `upstream ${o.provider} sent nothing for ${o.idleMs / 1000}s (idle_secs)`,
@@ -66,6 +90,10 @@ export function guardSse(
       ),
     );
   };
+  let idle: Deadline | undefined = o.deadlines.add(o.now() + o.idleMs, checkIdle);
+  const total = o.totalAt === undefined ? undefined : o.deadlines.add(o.totalAt, () => {
+    o.upstream.abort(new TimeLimitError(`upstream ${o.provider} exceeded total_secs`, "total"));
+  });
 
   const end = (outcome: BodyOutcome, error?: string) => {
     if (ended) return;
@@ -78,10 +106,10 @@ export function guardSse(
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       for (;;) {
-        idle = o.deadlines.add(o.now() + o.idleMs, onIdle);
+        waitingSince = o.now();
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
-          chunk = await reader.read();
+          chunk = bytes ? await bytes.read(buffer) : await plain!.read();
         } catch (e) {
           const reason = o.upstream.signal.aborted ? o.upstream.signal.reason : e;
           const limit = reason instanceof TimeLimitError ? reason.limit : undefined;
@@ -99,7 +127,7 @@ export function guardSse(
           controller.close();
           return;
         }
-        o.deadlines.cancel(idle);
+        waitingSince = undefined;
         if (chunk.done) {
           const finished = o.codec.finished;
           const tail = o.codec.end();
@@ -111,7 +139,18 @@ export function guardSse(
           controller.close();
           return;
         }
-        const out = o.codec.chunk(chunk.value);
+        let value = chunk.value;
+        if (bytes) {
+          // The read moved `buffer` into `value`; take the bytes out (the codec may keep them)
+          // and read into the buffer again.
+          const full = value.byteLength === value.buffer.byteLength;
+          const view = value;
+          value = view.slice();
+          buffer = full && view.byteLength < BURST_READ_BYTES
+            ? new Uint8Array(BURST_READ_BYTES)
+            : new Uint8Array(view.buffer as ArrayBuffer);
+        }
+        const out = o.codec.chunk(value);
         // A chunk that completed no event gives the client nothing yet: read on.
         if (out.length === 0) continue;
         controller.enqueue(out);
@@ -121,7 +160,7 @@ export function guardSse(
     cancel(reason) {
       end("client_gone");
       o.upstream.abort(reason);
-      reader.cancel(reason).catch(() => {});
+      (bytes ?? plain)!.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
 }

@@ -147,7 +147,7 @@ export function createHandler(options: HandlerOptions): Handler {
       await request.body?.cancel().catch(() => {});
       return fail(style, methodNotAllowed(request.method, "POST"), { allow: "POST" });
     }
-    let bytes: Uint8Array;
+    let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = await readBodyLimited(request, server.maxBodyBytes);
     } catch (e) {
@@ -209,6 +209,7 @@ export function createHandler(options: HandlerOptions): Handler {
       // The list is BitRouter's; upstreams would reject or misread it.
       delete body.models;
       text = JSON.stringify(body);
+      bytes = new TextEncoder().encode(text);
     }
     if (
       forward.path === "/messages/count_tokens" && resolution.candidates[0]?.protocol !== "messages"
@@ -231,6 +232,7 @@ export function createHandler(options: HandlerOptions): Handler {
       request,
       requestId,
       endpoint: forward,
+      bytes,
       text,
       body,
       resolution,

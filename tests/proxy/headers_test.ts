@@ -37,7 +37,7 @@ const client = new Headers({
 });
 
 Deno.test("upstream headers drop the client's credentials, hop-by-hop headers, host and length", () => {
-  const h = upstreamHeaders(client, provider(), "chat_completions", "req-1");
+  const h = new Headers(upstreamHeaders(client, provider(), "chat_completions", "req-1"));
   for (
     const gone of [
       "authorization",
@@ -63,18 +63,18 @@ Deno.test("upstream headers drop the client's credentials, hop-by-hop headers, h
 });
 
 Deno.test("a provider key is sent as Bearer, and its extra headers are added", () => {
-  const h = upstreamHeaders(
+  const h = new Headers(upstreamHeaders(
     client,
     provider({ apiKey: "sk-1", headers: { "X-Title": "my-app" } }),
     "chat_completions",
     "r",
-  );
+  ));
   assert.equal(h.get("authorization"), "Bearer sk-1");
   assert.equal(h.get("x-title"), "my-app");
 });
 
 Deno.test("a messages upstream gets x-api-key, anthropic-version and the client's anthropic-beta", () => {
-  const h = upstreamHeaders(client, provider({ apiKey: "ak" }), "messages", "r");
+  const h = new Headers(upstreamHeaders(client, provider({ apiKey: "ak" }), "messages", "r"));
   assert.equal(h.get("x-api-key"), "ak");
   assert.equal(h.get("anthropic-version"), "2023-06-01");
   assert.equal(h.get("anthropic-beta"), "tools-2024");
@@ -82,7 +82,7 @@ Deno.test("a messages upstream gets x-api-key, anthropic-version and the client'
 });
 
 Deno.test("client headers drop hop-by-hop, content-length and content-encoding", () => {
-  const h = clientHeaders(
+  const h = new Headers(clientHeaders(
     new Headers({
       "content-type": "text/event-stream",
       "content-length": "10",
@@ -90,7 +90,7 @@ Deno.test("client headers drop hop-by-hop, content-length and content-encoding",
       connection: "close",
       "x-ratelimit-remaining": "9",
     }),
-  );
+  ));
   assert.deepEqual([...h.keys()].sort(), ["content-type", "x-ratelimit-remaining"]);
 });
 
@@ -99,4 +99,26 @@ Deno.test("stripHopByHop also removes headers named by Connection", () => {
     new Headers({ connection: "x-a, X-B", "x-a": "1", "x-b": "2", "x-c": "3" }),
   );
   assert.deepEqual([...h.keys()], ["x-c"]);
+});
+
+Deno.test("every set-cookie line of the upstream reaches the client, next to BitRouter's headers", () => {
+  const h = new Headers(clientHeaders(
+    new Headers([
+      ["set-cookie", "a=1; Path=/"],
+      ["set-cookie", "b=2; Path=/"],
+      ["content-type", "application/json"],
+    ]),
+    { "x-request-id": "r-1" },
+  ));
+  assert.deepEqual(h.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+  assert.equal(h.get("x-request-id"), "r-1");
+  assert.equal(h.get("content-type"), "application/json");
+});
+
+Deno.test("BitRouter's own headers replace an upstream's header of the same name", () => {
+  const h = new Headers(clientHeaders(
+    new Headers({ "x-request-id": "req_upstream", "content-type": "application/json" }),
+    { "x-request-id": "mine" },
+  ));
+  assert.equal(h.get("x-request-id"), "mine");
 });
