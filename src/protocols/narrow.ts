@@ -27,6 +27,13 @@ export function numberOf(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
+/** The object without its undefined-valued keys, so JSON and deep-equality agree. */
+export function compact<T extends JsonObject>(o: T): T {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
 /** The parsed JSON of a text, or undefined when it is not JSON. */
 export function parseJson(text: string): unknown {
   try {

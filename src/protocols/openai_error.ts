@@ -4,7 +4,7 @@
  * OpenAI's own envelope, vLLM's `{"error":"Unauthorized"}`, FastAPI's `{"detail":…}`, Anthropic's
  * `{"type":"error","error":{…}}`, or plain text and HTML from a proxy in between.
  */
-import { isObject, type JsonObject, stringOr } from "./json_value.ts";
+import { isRecord, type JsonObject, stringOf } from "./narrow.ts";
 
 const TYPES: Record<number, string> = {
   400: "invalid_request_error",
@@ -19,17 +19,17 @@ const TYPES: Record<number, string> = {
 
 /** The OpenAI error envelope for an upstream's error status and body (parsed JSON or text). */
 export function openaiErrorBody(status: number, body: unknown): { error: JsonObject } {
-  const error = isObject(body) && isObject(body.error) ? body.error : undefined;
-  const message = messageOf(error) ?? messageOf(isObject(body) ? body : undefined) ??
+  const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
+  const message = messageOf(error) ?? messageOf(isRecord(body) ? body : undefined) ??
     textOf(body) ?? `the upstream answered ${status} without saying why`;
   const code = error?.code;
   return {
     error: {
       message,
-      type: stringOr(error?.type) ?? TYPES[status] ??
+      type: stringOf(error?.type) ?? TYPES[status] ??
         (status >= 500 ? "server_error" : "api_error"),
       code: typeof code === "string" || typeof code === "number" ? code : null,
-      param: stringOr(error?.param) ?? null,
+      param: stringOf(error?.param) ?? null,
     },
   };
 }
@@ -41,7 +41,7 @@ function messageOf(o: JsonObject | undefined): string | undefined {
     if (typeof v === "string" && v.trim() !== "") return v;
     // FastAPI validation errors: a list of {msg}.
     if (key === "detail" && Array.isArray(v)) {
-      const msgs = v.map((d) => (isObject(d) ? stringOr(d.msg) : undefined)).filter(Boolean);
+      const msgs = v.map((d) => (isRecord(d) ? stringOf(d.msg) : undefined)).filter(Boolean);
       if (msgs.length > 0) return msgs.join("; ");
     }
   }

@@ -1,6 +1,6 @@
 /** A whole Chat Completions answer (`chat.completion`) as an OpenAI Responses object. */
 import type { TranslationContext } from "../translation.ts";
-import { isObject, type JsonObject, objectsIn, stringOr } from "../json_value.ts";
+import { isRecord, type JsonObject, records, stringOf } from "../narrow.ts";
 import { requestFacts } from "./request_facts.ts";
 import {
   chatReasoning,
@@ -21,20 +21,20 @@ import {
 
 /** The Responses object for a Chat Completions answer body. */
 export function chatAnswerToResponse(body: unknown, ctx: TranslationContext): JsonObject {
-  const answer = isObject(body) ? body : {};
-  if (isObject(answer.error)) {
+  const answer = isRecord(body) ? body : {};
+  if (isRecord(answer.error)) {
     // A 200 that carries an error (some servers do this) is a failed response, not an empty one.
     return responseObject(ctx, {
       status: "failed",
       output: [],
       error: {
         code: "server_error",
-        message: stringOr(answer.error.message) ?? "the upstream answered with an error",
+        message: stringOf(answer.error.message) ?? "the upstream answered with an error",
       },
     });
   }
-  const choice = objectsIn(answer.choices)[0] ?? {};
-  const message = isObject(choice.message) ? choice.message : {};
+  const choice = records(answer.choices)[0] ?? {};
+  const message = isRecord(choice.message) ? choice.message : {};
   const { status, reason } = statusFor(choice.finish_reason);
   const output = outputItems(message, ctx);
   // Only the item being written when the answer was cut off is incomplete.
@@ -62,12 +62,12 @@ function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[]
   }
   if (parts.length > 0) out.push(messageItem(itemId("msg", ctx, out.length), parts, done));
   const custom = requestFacts(ctx).customTools;
-  for (const call of objectsIn(message.tool_calls)) {
-    const fn = isObject(call.function) ? call.function : {};
-    const name = stringOr(fn.name) ?? "";
-    const args = stringOr(fn.arguments) ?? "";
+  for (const call of records(message.tool_calls)) {
+    const fn = isRecord(call.function) ? call.function : {};
+    const name = stringOf(fn.name) ?? "";
+    const args = stringOf(fn.arguments) ?? "";
     // Some local servers leave the id out; the client needs one to answer the call.
-    const callId = stringOr(call.id) || fallbackCallId(ctx, out.length);
+    const callId = stringOf(call.id) || fallbackCallId(ctx, out.length);
     out.push(
       custom.has(name)
         ? customToolCallItem(
@@ -84,6 +84,6 @@ function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[]
 /** The text of chat content: a string, or the text parts some servers send as an array. */
 function messageText(content: unknown): string {
   if (typeof content === "string") return content;
-  return objectsIn(content).filter((p) => p.type === "text").map((p) => stringOr(p.text) ?? "")
+  return records(content).filter((p) => p.type === "text").map((p) => stringOf(p.text) ?? "")
     .join("");
 }

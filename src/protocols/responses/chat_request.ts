@@ -24,14 +24,7 @@
  *   unknown.
  */
 import { TranslationContext, TranslationError } from "../translation.ts";
-import {
-  compact,
-  isObject,
-  type JsonObject,
-  numberOr,
-  objectsIn,
-  stringOr,
-} from "../json_value.ts";
+import { compact, isRecord, type JsonObject, numberOf, records, stringOf } from "../narrow.ts";
 import { noteRequestFacts } from "./request_facts.ts";
 
 /** Name of the one string parameter a freeform `custom` tool is offered with. */
@@ -63,7 +56,7 @@ export function responsesRequestToChat(body: JsonObject, ctx: TranslationContext
     messages: chatMessages(body),
   };
   for (const key of SAME_NAMED) if (body[key] !== undefined) chat[key] = body[key];
-  const maxTokens = numberOr(body.max_output_tokens);
+  const maxTokens = numberOf(body.max_output_tokens);
   if (maxTokens !== undefined) chat.max_tokens = maxTokens;
   if (offered.length > 0) {
     chat.tools = offered;
@@ -73,9 +66,9 @@ export function responsesRequestToChat(body: JsonObject, ctx: TranslationContext
       chat.parallel_tool_calls = body.parallel_tool_calls;
     }
   }
-  const format = isObject(body.text) ? chatResponseFormat(body.text.format) : undefined;
+  const format = isRecord(body.text) ? chatResponseFormat(body.text.format) : undefined;
   if (format) chat.response_format = format;
-  const effort = isObject(body.reasoning) ? stringOr(body.reasoning.effort) : undefined;
+  const effort = isRecord(body.reasoning) ? stringOf(body.reasoning.effort) : undefined;
   if (effort) chat.reasoning_effort = effort;
   if (body.stream === true) {
     chat.stream = true;
@@ -120,31 +113,31 @@ function refuseStoredState(body: JsonObject): void {
 
 /** The request fields a Responses object echoes, defaulted as the Responses API does. */
 function echoedFields(body: JsonObject): JsonObject {
-  const reasoning = isObject(body.reasoning) ? body.reasoning : {};
-  const text = isObject(body.text) ? body.text : {};
+  const reasoning = isRecord(body.reasoning) ? body.reasoning : {};
+  const text = isRecord(body.text) ? body.text : {};
   return {
     instructions: typeof body.instructions === "string" ? body.instructions : null,
-    max_output_tokens: numberOr(body.max_output_tokens) ?? null,
-    metadata: isObject(body.metadata) ? body.metadata : {},
+    max_output_tokens: numberOf(body.max_output_tokens) ?? null,
+    metadata: isRecord(body.metadata) ? body.metadata : {},
     parallel_tool_calls: typeof body.parallel_tool_calls === "boolean"
       ? body.parallel_tool_calls
       : true,
     previous_response_id: null,
-    prompt_cache_key: stringOr(body.prompt_cache_key) ?? null,
+    prompt_cache_key: stringOf(body.prompt_cache_key) ?? null,
     reasoning: {
-      effort: stringOr(reasoning.effort) ?? null,
-      summary: stringOr(reasoning.summary) ?? null,
+      effort: stringOf(reasoning.effort) ?? null,
+      summary: stringOf(reasoning.summary) ?? null,
     },
     store: false,
-    temperature: numberOr(body.temperature) ?? null,
+    temperature: numberOf(body.temperature) ?? null,
     text: compact({
-      format: isObject(text.format) ? text.format : { type: "text" },
-      verbosity: stringOr(text.verbosity),
+      format: isRecord(text.format) ? text.format : { type: "text" },
+      verbosity: stringOf(text.verbosity),
     }),
     tool_choice: body.tool_choice ?? "auto",
     tools: Array.isArray(body.tools) ? body.tools : [],
-    top_p: numberOr(body.top_p) ?? null,
-    truncation: stringOr(body.truncation) ?? "disabled",
+    top_p: numberOf(body.top_p) ?? null,
+    truncation: stringOf(body.truncation) ?? "disabled",
   };
 }
 
@@ -171,7 +164,7 @@ function chatMessages(body: JsonObject): ChatMessage[] {
     out.push({ role: "user", content: toolImages });
     toolImages = [];
   };
-  for (const item of objectsIn(body.input)) {
+  for (const item of records(body.input)) {
     const type = item.type ?? (item.role !== undefined ? "message" : undefined);
     switch (type) {
       case "message": {
@@ -216,15 +209,15 @@ function mergeLeadingSystem(messages: ChatMessage[]): ChatMessage[] {
 }
 
 function chatMessage(item: JsonObject): ChatMessage | undefined {
-  const role = item.role === "developer" ? "system" : stringOr(item.role);
+  const role = item.role === "developer" ? "system" : stringOf(item.role);
   if (role !== "user" && role !== "assistant" && role !== "system") return undefined;
   if (typeof item.content === "string") return { role, content: item.content };
-  const parts = objectsIn(item.content);
+  const parts = records(item.content);
   if (role === "assistant") {
     // An assistant turn is text (and maybe a refusal); local servers want it as one string.
     const text = parts.filter((p) => p.type === "output_text" || p.type === "input_text")
-      .map((p) => stringOr(p.text) ?? "").join("");
-    const refusal = parts.filter((p) => p.type === "refusal").map((p) => stringOr(p.refusal) ?? "")
+      .map((p) => stringOf(p.text) ?? "").join("");
+    const refusal = parts.filter((p) => p.type === "refusal").map((p) => stringOf(p.refusal) ?? "")
       .join("");
     return compact({ role, content: text, refusal: refusal || undefined });
   }
@@ -239,20 +232,20 @@ function chatContentPart(part: JsonObject): JsonObject | undefined {
   switch (part.type) {
     case "input_text":
     case "output_text":
-      return { type: "text", text: stringOr(part.text) ?? "" };
+      return { type: "text", text: stringOf(part.text) ?? "" };
     case "input_image": {
-      const url = stringOr(part.image_url);
+      const url = stringOf(part.image_url);
       if (url === undefined) {
         throw new TranslationError(
           "input_image by file_id is not supported by this provider (it has no file store); send image_url as a URL or a data: URL",
           "input",
         );
       }
-      const detail = stringOr(part.detail);
+      const detail = stringOf(part.detail);
       return { type: "image_url", image_url: compact({ url, detail }) };
     }
     case "input_file": {
-      const fileData = stringOr(part.file_data);
+      const fileData = stringOf(part.file_data);
       if (fileData === undefined) {
         throw new TranslationError(
           "input_file by file_id or file_url is not supported by this provider; send file_data",
@@ -261,7 +254,7 @@ function chatContentPart(part: JsonObject): JsonObject | undefined {
       }
       return {
         type: "file",
-        file: compact({ filename: stringOr(part.filename), file_data: fileData }),
+        file: compact({ filename: stringOf(part.filename), file_data: fileData }),
       };
     }
     default:
@@ -272,12 +265,12 @@ function chatContentPart(part: JsonObject): JsonObject | undefined {
 function chatToolCall(item: JsonObject, custom: boolean): JsonObject {
   // A custom tool's call goes back as the function it was offered as: {"input": "<raw text>"}.
   const args = custom
-    ? JSON.stringify({ [CUSTOM_TOOL_INPUT]: stringOr(item.input) ?? "" })
-    : stringOr(item.arguments) ?? "{}";
+    ? JSON.stringify({ [CUSTOM_TOOL_INPUT]: stringOf(item.input) ?? "" })
+    : stringOf(item.arguments) ?? "{}";
   return {
     id: String(item.call_id ?? ""),
     type: "function",
-    function: { name: stringOr(item.name) ?? "", arguments: args },
+    function: { name: stringOf(item.name) ?? "", arguments: args },
   };
 }
 
@@ -296,9 +289,9 @@ function addToolCall(out: ChatMessage[], call: JsonObject): void {
 
 function toolOutput(output: unknown): { text: string; images: JsonObject[] } {
   if (typeof output === "string") return { text: output, images: [] };
-  const parts = objectsIn(output);
+  const parts = records(output);
   const text = parts.filter((p) => p.type === "input_text" || p.type === "output_text")
-    .map((p) => stringOr(p.text) ?? "").join("\n");
+    .map((p) => stringOf(p.text) ?? "").join("\n");
   const images = parts.filter((p) => p.type === "input_image")
     .map(chatContentPart).filter((p): p is JsonObject => p !== undefined);
   return { text, images };
@@ -309,16 +302,16 @@ function toolOutput(output: unknown): { text: string; images: JsonObject[] } {
 
 function chatTools(tools: unknown, customTools: Set<string>): JsonObject[] {
   const out: JsonObject[] = [];
-  for (const tool of objectsIn(tools)) {
-    const name = stringOr(tool.name);
+  for (const tool of records(tools)) {
+    const name = stringOf(tool.name);
     if (name === undefined) continue;
     if (tool.type === "function") {
       out.push({
         type: "function",
         function: compact({
           name,
-          description: stringOr(tool.description),
-          parameters: isObject(tool.parameters) ? tool.parameters : undefined,
+          description: stringOf(tool.description),
+          parameters: isRecord(tool.parameters) ? tool.parameters : undefined,
           strict: typeof tool.strict === "boolean" ? tool.strict : undefined,
         }),
       });
@@ -330,7 +323,7 @@ function chatTools(tools: unknown, customTools: Set<string>): JsonObject[] {
           name,
           // Codex's description says not to wrap the input in JSON, which is right for a freeform
           // tool and wrong for this function: say how to call it here.
-          description: [stringOr(tool.description), CUSTOM_TOOL_CALL_HINT].filter(Boolean).join(
+          description: [stringOf(tool.description), CUSTOM_TOOL_CALL_HINT].filter(Boolean).join(
             "\n\n",
           ),
           parameters: {
@@ -353,32 +346,32 @@ function chatTools(tools: unknown, customTools: Set<string>): JsonObject[] {
 /** What the `input` parameter of a freeform tool holds: the raw text, in the tool's grammar. */
 function customInputHint(tool: JsonObject): string {
   const hint = "The raw input of this tool, as plain text (not JSON).";
-  const format = isObject(tool.format) ? tool.format : undefined;
+  const format = isRecord(tool.format) ? tool.format : undefined;
   if (format?.type !== "grammar" || typeof format.definition !== "string") return hint;
-  const syntax = stringOr(format.syntax) ?? "lark";
+  const syntax = stringOf(format.syntax) ?? "lark";
   return `${hint} It must match this ${syntax} grammar:\n${format.definition}`;
 }
 
 function toolName(tool: JsonObject): string {
-  return isObject(tool.function) ? String(tool.function.name) : "";
+  return isRecord(tool.function) ? String(tool.function.name) : "";
 }
 
 /** The tool names an `allowed_tools` tool_choice restricts to, if it is one. */
 function allowedToolNames(choice: unknown): Set<string> | undefined {
-  if (!isObject(choice) || choice.type !== "allowed_tools") return undefined;
+  if (!isRecord(choice) || choice.type !== "allowed_tools") return undefined;
   return new Set(
-    objectsIn(choice.tools).map((t) => stringOr(t.name)).filter((n) => n !== undefined),
+    records(choice.tools).map((t) => stringOf(t.name)).filter((n) => n !== undefined),
   );
 }
 
 function chatToolChoice(choice: unknown, offered: Set<string>): unknown {
   if (choice === "auto" || choice === "none" || choice === "required") return choice;
-  if (!isObject(choice)) return undefined;
+  if (!isRecord(choice)) return undefined;
   if (choice.type === "allowed_tools") {
     // The tools list is already narrowed to the allowed ones; what remains is the mode.
     return choice.mode === "required" ? "required" : "auto";
   }
-  const name = stringOr(choice.name);
+  const name = stringOf(choice.name);
   if ((choice.type === "function" || choice.type === "custom") && name && offered.has(name)) {
     return { type: "function", function: { name } };
   }
@@ -390,15 +383,15 @@ function chatToolChoice(choice: unknown, offered: Set<string>): unknown {
 // structured output
 
 function chatResponseFormat(format: unknown): JsonObject | undefined {
-  if (!isObject(format)) return undefined;
+  if (!isRecord(format)) return undefined;
   if (format.type === "json_object") return { type: "json_object" };
   if (format.type !== "json_schema") return undefined;
   return {
     type: "json_schema",
     json_schema: compact({
-      name: stringOr(format.name) ?? "response",
-      description: stringOr(format.description),
-      schema: isObject(format.schema) ? format.schema : undefined,
+      name: stringOf(format.name) ?? "response",
+      description: stringOf(format.description),
+      schema: isRecord(format.schema) ? format.schema : undefined,
       strict: typeof format.strict === "boolean" ? format.strict : undefined,
     }),
   };

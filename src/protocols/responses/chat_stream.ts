@@ -14,7 +14,7 @@
  * closing event waits for that chunk or for `[DONE]`, whichever comes first.
  */
 import type { SseEvent, StreamTranslator, TranslationContext } from "../translation.ts";
-import { isObject, type JsonObject, objectsIn, stringOr } from "../json_value.ts";
+import { isRecord, type JsonObject, records, stringOf } from "../narrow.ts";
 import { requestFacts } from "./request_facts.ts";
 import {
   chatReasoning,
@@ -99,28 +99,28 @@ class ChatToResponses implements StreamTranslator {
       // Not JSON (a keep-alive or stray line some servers send): nothing to translate.
       return [];
     }
-    if (!isObject(chunk)) return [];
+    if (!isRecord(chunk)) return [];
     const out = this.#start();
     if (chunk.error !== undefined && chunk.error !== null) {
-      const error = isObject(chunk.error) ? chunk.error : { message: chunk.error };
+      const error = isRecord(chunk.error) ? chunk.error : { message: chunk.error };
       out.push(...this.#failWith(
-        stringOr(error.message) ?? "the upstream stream reported an error",
-        stringOr(error.code) ?? "server_error",
+        stringOf(error.message) ?? "the upstream stream reported an error",
+        stringOf(error.code) ?? "server_error",
       ));
       return out;
     }
     const usage = responsesUsage(chunk.usage);
     if (usage) this.#usage = usage;
     // One response per stream: only the first choice is translated (requests never set n).
-    const choice = objectsIn(chunk.choices).find((c) => (c.index ?? 0) === 0);
+    const choice = records(chunk.choices).find((c) => (c.index ?? 0) === 0);
     if (choice) {
-      const delta = isObject(choice.delta) ? choice.delta : {};
+      const delta = isRecord(choice.delta) ? choice.delta : {};
       const reasoning = chatReasoning(delta);
       if (reasoning !== "") out.push(...this.#partDelta("reasoning", reasoning));
       if (typeof delta.content === "string" && delta.content !== "") {
         out.push(...this.#partDelta("message", delta.content));
       }
-      for (const call of objectsIn(delta.tool_calls)) out.push(...this.#toolDelta(call));
+      for (const call of records(delta.tool_calls)) out.push(...this.#toolDelta(call));
       if (typeof choice.finish_reason === "string" && choice.finish_reason !== "") {
         this.#finishReason = choice.finish_reason;
         out.push(...this.#closeItems());
@@ -211,7 +211,7 @@ class ChatToResponses implements StreamTranslator {
   #toolDelta(call: JsonObject): SseEvent[] {
     const out: SseEvent[] = [];
     const key = typeof call.index === "number" ? call.index : this.#tools.size;
-    const fn = isObject(call.function) ? call.function : {};
+    const fn = isRecord(call.function) ? call.function : {};
     let tool = this.#tools.get(key);
     if (!tool) {
       // Chat servers send tool calls one after another; closing the previous ones here gives the
@@ -221,12 +221,12 @@ class ChatToResponses implements StreamTranslator {
         if (!t.done) out.push(...this.#closeTool(t, "completed"));
       }
       const index = this.#output.length;
-      const name = stringOr(fn.name) ?? "";
+      const name = stringOf(fn.name) ?? "";
       const custom = this.#custom.has(name);
       tool = {
         index,
         id: itemId(custom ? "ctc" : "fc", this.#ctx, index),
-        callId: stringOr(call.id) || fallbackCallId(this.#ctx, index),
+        callId: stringOf(call.id) || fallbackCallId(this.#ctx, index),
         name,
         custom,
         args: "",
@@ -238,7 +238,7 @@ class ChatToResponses implements StreamTranslator {
       this.#output.push(item);
       out.push(this.#event("response.output_item.added", { output_index: index, item }));
     }
-    const args = stringOr(fn.arguments) ?? "";
+    const args = stringOf(fn.arguments) ?? "";
     if (args === "" || tool.done) return out;
     tool.args += args;
     const where = { item_id: tool.id, output_index: tool.index };

@@ -8,7 +8,7 @@
  * and the contract's interfaces stay as they are.
  */
 import type { TranslationContext } from "../translation.ts";
-import type { JsonObject } from "../json_value.ts";
+import type { JsonObject } from "../narrow.ts";
 
 /** Facts about one Responses request, noted while translating it. */
 export interface ResponsesRequestFacts {

@@ -4,7 +4,7 @@
  * answer and the stream, so a streamed answer ends with the same object a whole one would be.
  */
 import type { TranslationContext } from "../translation.ts";
-import { isObject, type JsonObject, numberOr } from "../json_value.ts";
+import { isRecord, type JsonObject, numberOf } from "../narrow.ts";
 import { CUSTOM_TOOL_INPUT } from "./chat_request.ts";
 import { requestFacts } from "./request_facts.ts";
 
@@ -63,19 +63,19 @@ export function responseObject(ctx: TranslationContext, parts: ResponseParts): J
 
 /** Responses usage for Chat Completions usage; undefined when the upstream sent none. */
 export function responsesUsage(usage: unknown): JsonObject | undefined {
-  if (!isObject(usage)) return undefined;
-  const input = numberOr(usage.prompt_tokens) ?? 0;
-  const output = numberOr(usage.completion_tokens) ?? 0;
-  const promptDetails = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
-  const completionDetails = isObject(usage.completion_tokens_details)
+  if (!isRecord(usage)) return undefined;
+  const input = numberOf(usage.prompt_tokens) ?? 0;
+  const output = numberOf(usage.completion_tokens) ?? 0;
+  const promptDetails = isRecord(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
+  const completionDetails = isRecord(usage.completion_tokens_details)
     ? usage.completion_tokens_details
     : {};
   return {
     input_tokens: input,
-    input_tokens_details: { cached_tokens: numberOr(promptDetails.cached_tokens) ?? 0 },
+    input_tokens_details: { cached_tokens: numberOf(promptDetails.cached_tokens) ?? 0 },
     output_tokens: output,
-    output_tokens_details: { reasoning_tokens: numberOr(completionDetails.reasoning_tokens) ?? 0 },
-    total_tokens: numberOr(usage.total_tokens) ?? input + output,
+    output_tokens_details: { reasoning_tokens: numberOf(completionDetails.reasoning_tokens) ?? 0 },
+    total_tokens: numberOf(usage.total_tokens) ?? input + output,
   };
 }
 
@@ -153,7 +153,7 @@ export function customToolCallItem(
 export function customToolInput(args: string): string {
   try {
     const parsed: unknown = JSON.parse(args);
-    if (isObject(parsed) && typeof parsed[CUSTOM_TOOL_INPUT] === "string") {
+    if (isRecord(parsed) && typeof parsed[CUSTOM_TOOL_INPUT] === "string") {
       return parsed[CUSTOM_TOOL_INPUT] as string;
     }
   } catch {
