@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { type FakeKind, refusedApiBase, startFake } from "./upstream.ts";
+import { within } from "../e2e/helpers.ts";
 
 const KINDS: FakeKind[] = ["ollama", "vllm", "lmstudio", "llamacpp", "openai"];
 
@@ -11,19 +12,6 @@ function post(url: string, body: unknown, init: RequestInit = {}): Promise<Respo
     body: typeof body === "string" ? body : JSON.stringify(body),
     signal: init.signal,
   });
-}
-
-/** The value of promise, or a failure when it takes longer than ms (a missed event must fail). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 interface TimedEvent {
