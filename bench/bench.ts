@@ -17,6 +17,9 @@
 
 type TargetName = "upstream" | "floor" | "bitrouter";
 type Kind = "plain" | "stream";
+/** Same-protocol chat streaming, or a Messages client translated onto the chat upstream. */
+type TranslationPath = "passthrough" | "translated";
+type StreamLength = "short" | "long";
 
 interface Options {
   duration: number;
@@ -30,6 +33,38 @@ interface Options {
   floorSignal: boolean;
   /** Rounds of the memory run (0: until MEMORY_REQUESTS); RSS is sampled after each. */
   soak: number;
+  /** Measure the translated path (messages → chat, streaming) against chat passthrough. */
+  translation: boolean;
+}
+
+interface TranslationResult {
+  path: TranslationPath;
+  length: StreamLength;
+  conns: number;
+  rps: number;
+  p50_us: number;
+  p99_us: number;
+  errors: number;
+  /** events the upstream sends per request ([DONE] included) */
+  upstream_events: number;
+}
+
+/**
+ * What translating costs, from runs of a short and a long stream: the slope of p50 over the
+ * upstream's event count is the cost of one event, free of the per-request work.
+ */
+interface TranslationCost {
+  conns: number;
+  /** p50 added per upstream event by the same-protocol relay (the slope, for scale) */
+  passthrough_per_event_us: number;
+  /** p50 added per upstream event when each is parsed and translated */
+  translated_per_event_us: number;
+  /** translated_per_event_us − passthrough_per_event_us: what translation adds per event */
+  added_per_event_us: number;
+  /** p50 of a translated short stream minus a passthrough one: per request, all included */
+  short_added_p50_us: number;
+  short_throughput_ratio: number;
+  long_throughput_ratio: number;
 }
 
 interface WrkSummary {
@@ -110,6 +145,8 @@ const USAGE = `usage: deno task bench [OPTIONS]
   --floor-signal   the floor also passes the client's AbortSignal to fetch, as BitRouter must
   --soak N         run the memory check for N rounds of --duration (plain and stream in turn),
                    printing RSS after each, instead of stopping after 10,000 requests
+  --no-translation skip the translated path (a Messages client streaming from the chat upstream,
+                   short and long streams, against chat passthrough; on by default)
   -h, --help       this text
 `;
 
@@ -126,8 +163,8 @@ const PLAIN_BODY = JSON.stringify({
   usage: { prompt_tokens: 9, completion_tokens: 9, total_tokens: 18 },
 });
 
-const STREAM_BODY = (() => {
-  const words = ["Hello", "!", " How", " can", " I", " help", " you", " today", "?", ""];
+/** A chat.completion.chunk SSE stream: one event per word, the last one finishing, then [DONE]. */
+function streamBody(words: string[]): string {
   const chunks = words.map((w, i) =>
     JSON.stringify({
       id: "chatcmpl-bench",
@@ -142,7 +179,31 @@ const STREAM_BODY = (() => {
     })
   );
   return chunks.map((c) => `data: ${c}\n\n`).join("") + "data: [DONE]\n\n";
-})();
+}
+
+const STREAM_BODY = streamBody([
+  "Hello",
+  "!",
+  " How",
+  " can",
+  " I",
+  " help",
+  " you",
+  " today",
+  "?",
+  "",
+]);
+
+/** The long stream of the translation runs: 10× the events, so per-event costs stand out. */
+const LONG_STREAM_BODY = streamBody([
+  ...Array.from({ length: 109 }, (_, i) => (i === 0 ? "Word" : ` word${i}`)),
+  "",
+]);
+
+/** Upstream events (data: lines, [DONE] included) in a stream body. */
+function eventCount(body: string): number {
+  return body.split("\n\n").filter((e) => e.startsWith("data: ")).length;
+}
 
 const REQUEST = {
   plain: JSON.stringify({
@@ -164,6 +225,37 @@ const UPSTREAM_PATH: Record<Kind, string> = {
   stream: "/stream/v1/chat/completions",
 };
 
+/** Where the upstream serves LONG_STREAM_BODY (BitRouter's model `bench-long`). */
+const LONG_PATH = "/long/v1/chat/completions";
+
+/** A streaming request per translation run: the client's protocol, and the stream's length. */
+const TRANSLATION_REQUEST: Record<TranslationPath, Record<StreamLength, string>> = {
+  passthrough: {
+    short: REQUEST.stream,
+    long: JSON.stringify({ ...JSON.parse(REQUEST.stream), model: "bench-long" }),
+  },
+  translated: {
+    short: messagesRequest("bench-stream"),
+    long: messagesRequest("bench-long"),
+  },
+};
+
+/** The Anthropic Messages twin of REQUEST.stream, for `model`. */
+function messagesRequest(model: string): string {
+  return JSON.stringify({
+    model,
+    max_tokens: 16,
+    messages: [{ role: "user", content: "Say hello." }],
+    stream: true,
+  });
+}
+
+/** The client path of each translation run, on BitRouter. */
+const TRANSLATION_CLIENT_PATH: Record<TranslationPath, string> = {
+  passthrough: "/v1/chat/completions",
+  translated: "/v1/messages",
+};
+
 class UsageError extends Error {}
 
 /** Parses argv into Options; throws UsageError on a misuse. */
@@ -179,6 +271,7 @@ function parseOptions(args: string[]): Options | "help" {
     pin: true,
     floorSignal: false,
     soak: 0,
+    translation: true,
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--") && args[i].includes("=")
@@ -218,6 +311,9 @@ function parseOptions(args: string[]): Options | "help" {
       }
       case "--floor-signal":
         o.floorSignal = true;
+        break;
+      case "--no-translation":
+        o.translation = false;
         break;
       case "--conns":
         o.conns = value().split(",").map((s) => {
@@ -469,6 +565,14 @@ http {
       add_header Cache-Control no-cache;
       return 200 ${nginxString(STREAM_BODY)};
     }
+    # Too long for \`return\` (nginx caps one config token at 4 KB): served from a file. The
+    # static module refuses POST with 405; error_page turns that into the file, fetched as GET.
+    location = ${LONG_PATH} {
+      default_type text/event-stream;
+      add_header Cache-Control no-cache;
+      alias ${dir}/long.sse;
+      error_page 405 =200 $uri;
+    }
     location / { return 404; }
   }
 }
@@ -480,6 +584,7 @@ function denoUpstreamSource(port: number): string {
   return `// generated by bench/bench.ts
 const PLAIN = ${JSON.stringify(PLAIN_BODY)};
 const STREAM = ${JSON.stringify(STREAM_BODY)};
+const LONG = ${JSON.stringify(LONG_STREAM_BODY)};
 Deno.serve({
   hostname: "127.0.0.1",
   port: ${port},
@@ -490,8 +595,8 @@ Deno.serve({
   if (path === ${JSON.stringify(UPSTREAM_PATH.plain)}) {
     return new Response(PLAIN, { headers: { "content-type": "application/json" } });
   }
-  if (path === ${JSON.stringify(UPSTREAM_PATH.stream)}) {
-    return new Response(STREAM, {
+  if (path === ${JSON.stringify(UPSTREAM_PATH.stream)} || path === ${JSON.stringify(LONG_PATH)}) {
+    return new Response(path === ${JSON.stringify(LONG_PATH)} ? LONG : STREAM, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
     });
   }
@@ -516,6 +621,7 @@ async function startUpstream(
   if (nginx) {
     const conf = `${dir}/nginx.conf`;
     await Deno.writeTextFile(conf, nginxConf(dir, port));
+    await Deno.writeTextFile(`${dir}/long.sse`, LONG_STREAM_BODY);
     proc = spawn("nginx", nginx, ["-p", dir, "-c", conf, "-e", `${dir}/error.log`]);
   } else {
     const file = `${dir}/upstream.ts`;
@@ -594,6 +700,10 @@ providers:
     api_base: ${origin}/stream/v1
     models:
       - id: bench-stream
+  up_long:
+    api_base: ${origin}/long/v1
+    models:
+      - id: bench-long
 `;
 }
 
@@ -660,6 +770,107 @@ async function checkTarget(target: Target, expect: Record<Kind, string>): Promis
       log("warning: bitrouter answered without x-bitrouter-provider (SPEC §4)");
     }
   }
+}
+
+/**
+ * One request per translation run through BitRouter at `origin`: the passthrough answers are the
+ * upstream's bytes, and each translated answer is a whole Messages stream with one text delta per
+ * upstream content chunk, so the runs measure what they claim to.
+ */
+async function checkTranslation(origin: string): Promise<void> {
+  for (const length of ["short", "long"] as StreamLength[]) {
+    const upstream = length === "short" ? STREAM_BODY : LONG_STREAM_BODY;
+    for (const path of ["passthrough", "translated"] as TranslationPath[]) {
+      const res = await fetch(origin + TRANSLATION_CLIENT_PATH[path], {
+        method: "POST",
+        body: TRANSLATION_REQUEST[path][length],
+        headers: { "content-type": "application/json" },
+      });
+      const body = await res.text();
+      const what = `bitrouter ${path} ${length} stream`;
+      if (res.status !== 200) {
+        throw new Error(`${what}: HTTP ${res.status}: ${body.slice(0, 300)}`);
+      }
+      if (path === "passthrough") {
+        if (body !== upstream) throw new Error(`${what}: body differs from the upstream's`);
+        continue;
+      }
+      const deltas = body.split("\n").filter((l) => l === "event: content_block_delta").length;
+      // Every chunk but the last (finish_reason, empty delta) and [DONE] carries text.
+      const want = eventCount(upstream) - 2;
+      if (!body.includes("event: message_stop") || deltas !== want) {
+        throw new Error(
+          `${what}: expected ${want} text deltas and message_stop, got ${deltas}:\n` +
+            body.slice(0, 300),
+        );
+      }
+    }
+  }
+}
+
+/** Runs the translation comparison against BitRouter at `origin` at each connection count. */
+async function runTranslation(
+  tools: Tools,
+  dir: string,
+  origin: string,
+  opts: Options,
+): Promise<TranslationResult[]> {
+  const results: TranslationResult[] = [];
+  for (const conns of opts.conns) {
+    await pinServers(tools, conns === 1 ? tools.pinCpu : tools.allCpus);
+    for (const length of ["short", "long"] as StreamLength[]) {
+      for (const path of ["passthrough", "translated"] as TranslationPath[]) {
+        const script = `${dir}/${path}-${length}.lua`;
+        await Deno.writeTextFile(script, wrkScript(TRANSLATION_REQUEST[path][length]));
+        const url = origin + TRANSLATION_CLIENT_PATH[path];
+        if (opts.warmup > 0) await runWrk(tools, script, url, conns, opts.warmup);
+        const s = await runWrk(tools, script, url, conns, opts.duration);
+        const r: TranslationResult = {
+          path,
+          length,
+          conns,
+          rps: s.requests / (s.duration_us / 1e6),
+          p50_us: s.p50_us,
+          p99_us: s.p99_us,
+          errors: s.connect_errors + s.read_errors + s.write_errors + s.status_errors + s.timeouts,
+          upstream_events: eventCount(length === "short" ? STREAM_BODY : LONG_STREAM_BODY),
+        };
+        results.push(r);
+        log(
+          `bitrouter ${path.padEnd(11)} ${length.padEnd(5)} c=${String(conns).padEnd(3)} ` +
+            `${fmtInt(r.rps).padStart(7)} req/s  p50 ${fmtUs(r.p50_us)}  p99 ${fmtUs(r.p99_us)}${
+              r.errors ? `  errors ${r.errors}` : ""
+            }`,
+        );
+      }
+    }
+  }
+  return results;
+}
+
+/** The translation costs per connection count, from runTranslation's results. */
+function translationCosts(results: TranslationResult[]): TranslationCost[] {
+  const out: TranslationCost[] = [];
+  for (const conns of new Set(results.map((r) => r.conns))) {
+    const get = (path: TranslationPath, length: StreamLength) =>
+      results.find((r) => r.conns === conns && r.path === path && r.length === length);
+    const ps = get("passthrough", "short"), pl = get("passthrough", "long");
+    const ts = get("translated", "short"), tl = get("translated", "long");
+    if (!ps || !pl || !ts || !tl) continue;
+    const events = pl.upstream_events - ps.upstream_events;
+    const passthrough = (pl.p50_us - ps.p50_us) / events;
+    const translated = (tl.p50_us - ts.p50_us) / events;
+    out.push({
+      conns,
+      passthrough_per_event_us: passthrough,
+      translated_per_event_us: translated,
+      added_per_event_us: translated - passthrough,
+      short_added_p50_us: ts.p50_us - ps.p50_us,
+      short_throughput_ratio: ts.rps / ps.rps,
+      long_throughput_ratio: tl.rps / pl.rps,
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,6 +1021,7 @@ function compare(results: Result[]): Comparison[] {
 function report(
   results: Result[],
   comparisons: Comparison[],
+  translation: TranslationResult[],
   memory: Memory | undefined,
   header: string,
 ): string {
@@ -852,6 +1064,7 @@ function report(
       [false, true, true, true, false],
     ));
   }
+  if (translation.length) lines.push("", translationReport(translation));
   if (memory) {
     lines.push(
       "",
@@ -875,6 +1088,47 @@ function report(
           `${fmtInt(memory.floor_end_kib)} KiB at the end`,
       );
     }
+  }
+  return lines.join("\n");
+}
+
+/** The translation runs and their costs, as text. */
+function translationReport(results: TranslationResult[]): string {
+  const [short, long] = ["short", "long"].map((l) =>
+    results.find((r) => r.length === l)?.upstream_events
+  );
+  const lines = [
+    `Translated path: a Messages client streaming from the chat upstream, vs a chat client ` +
+    `(passthrough); streams of ${short} and ${long} upstream events`,
+    table(
+      [
+        ["path", "events", "conns", "req/s", "p50", "p99", "errors"],
+        ...results.map((r) => [
+          r.path,
+          String(r.upstream_events),
+          String(r.conns),
+          fmtInt(r.rps),
+          fmtUs(r.p50_us),
+          fmtUs(r.p99_us),
+          r.errors ? `${r.errors} !` : "0",
+        ]),
+      ],
+      [false, true, true, true, true, true, true],
+    ),
+  ];
+  const us = (n: number) => `${n.toFixed(1)} µs`;
+  const signed = (n: number, text: string) => (n >= 0 ? "+" : "") + text;
+  for (const c of translationCosts(results)) {
+    lines.push(
+      `c=${c.conns}: per upstream event (p50 slope) ${
+        us(c.translated_per_event_us)
+      } translated vs ` +
+        `${us(c.passthrough_per_event_us)} passthrough ` +
+        `(${signed(c.added_per_event_us, us(c.added_per_event_us))}); short stream ` +
+        `${signed(c.short_added_p50_us, `${Math.round(c.short_added_p50_us)} µs`)} p50; ` +
+        `throughput ${(c.short_throughput_ratio * 100).toFixed(1)}% (short), ` +
+        `${(c.long_throughput_ratio * 100).toFixed(1)}% (long) of passthrough`,
+    );
   }
   return lines.join("\n");
 }
@@ -973,6 +1227,13 @@ async function main(opts: Options): Promise<number> {
       }
     }
 
+    let translation: TranslationResult[] = [];
+    if (router && opts.translation) {
+      const origin = new URL(router.url.plain).origin;
+      await checkTranslation(origin);
+      translation = await runTranslation(tools, dir, origin, opts);
+    }
+
     let memory: Memory | undefined;
     if (router?.proc && readyRss !== undefined) {
       // Everything is warm now: run at least MEMORY_REQUESTS more and see whether RSS moves.
@@ -1039,11 +1300,12 @@ async function main(opts: Options): Promise<number> {
       },
       results,
       comparisons,
+      translation: { results: translation, costs: translationCosts(translation) },
       memory: memory ?? null,
       pass: comparisons.length ? pass : null,
     };
     if (router && !memory) log("warning: BitRouter's RSS was not measured (needs Linux /proc)");
-    const text = report(results, comparisons, memory, header);
+    const text = report(results, comparisons, translation, memory, header);
     if (opts.json === true) {
       log(text);
       console.log(JSON.stringify(doc, null, 2));
