@@ -1,7 +1,9 @@
 /**
  * The human-readable message inside an upstream's error answer, whatever its shape: OpenAI's and
  * Anthropic's envelopes, vLLM's `{"error":"Unauthorized"}`, FastAPI's `{"detail":…}`, or plain text
- * (Ollama's `404 page not found`, an HTML page from a proxy in front of the server).
+ * (Ollama's `404 page not found`, an HTML page from a proxy in front of the server). Every place
+ * that quotes an upstream error — translated error envelopes and the all-failed message — reads
+ * it here, so they word it alike.
  */
 
 import { isRecord, stringOf } from "./narrow.ts";
@@ -11,25 +13,35 @@ const MAX_TEXT = 500;
 
 /** The message an upstream error body carries, or one naming the status when it carries none. */
 export function errorMessageOf(status: number, body: unknown): string {
+  return upstreamMessageOf(body) ?? `the upstream answered ${status} without saying why`;
+}
+
+/**
+ * The message an upstream error body (parsed JSON, or text) carries, if any: an HTML page is
+ * reduced to its text, and long text is cut at MAX_TEXT characters.
+ */
+export function upstreamMessageOf(body: unknown): string | undefined {
   if (isRecord(body)) {
     const error = body.error;
-    if (isRecord(error)) {
-      const message = stringOf(error.message);
-      if (message) return message;
-    }
-    const direct = stringOf(error) ?? stringOf(body.message) ?? detailOf(body.detail);
-    if (direct) return direct;
+    return (isRecord(error) ? nonBlank(error.message) : undefined) ?? nonBlank(error) ??
+      nonBlank(body.message) ?? detailOf(body.detail);
   }
-  if (typeof body === "string" && body.trim() !== "") {
-    const text = body.trim();
-    return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
-  }
-  return `upstream answered ${status}`;
+  if (typeof body !== "string") return undefined;
+  let text = body.trim();
+  // A page's markup says nothing to the user; its text (title, heading) does.
+  if (text.startsWith("<")) text = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  if (text === "") return undefined;
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
+}
+
+/** The value when it is a string with something in it. */
+function nonBlank(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
 /** FastAPI's `detail`: a string, or a list of validation problems each with a `msg`. */
 function detailOf(detail: unknown): string | undefined {
-  if (typeof detail === "string") return detail;
+  if (typeof detail === "string") return nonBlank(detail);
   if (!Array.isArray(detail)) return undefined;
   const messages = detail.map((d) => isRecord(d) ? stringOf(d.msg) : undefined).filter(Boolean);
   return messages.length > 0 ? messages.join("; ") : undefined;

@@ -4,6 +4,7 @@
  * OpenAI's own envelope, vLLM's `{"error":"Unauthorized"}`, FastAPI's `{"detail":…}`, Anthropic's
  * `{"type":"error","error":{…}}`, or plain text and HTML from a proxy in between.
  */
+import { errorMessageOf } from "./error_message.ts";
 import { isRecord, type JsonObject, stringOf } from "./narrow.ts";
 
 const TYPES: Record<number, string> = {
@@ -20,37 +21,14 @@ const TYPES: Record<number, string> = {
 /** The OpenAI error envelope for an upstream's error status and body (parsed JSON or text). */
 export function openaiErrorBody(status: number, body: unknown): { error: JsonObject } {
   const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
-  const message = messageOf(error) ?? messageOf(isRecord(body) ? body : undefined) ??
-    textOf(body) ?? `the upstream answered ${status} without saying why`;
   const code = error?.code;
   return {
     error: {
-      message,
+      message: errorMessageOf(status, body),
       type: stringOf(error?.type) ?? TYPES[status] ??
         (status >= 500 ? "server_error" : "api_error"),
       code: typeof code === "string" || typeof code === "number" ? code : null,
       param: stringOf(error?.param) ?? null,
     },
   };
-}
-
-function messageOf(o: JsonObject | undefined): string | undefined {
-  if (!o) return undefined;
-  for (const key of ["message", "error", "detail"]) {
-    const v = o[key];
-    if (typeof v === "string" && v.trim() !== "") return v;
-    // FastAPI validation errors: a list of {msg}.
-    if (key === "detail" && Array.isArray(v)) {
-      const msgs = v.map((d) => (isRecord(d) ? stringOf(d.msg) : undefined)).filter(Boolean);
-      if (msgs.length > 0) return msgs.join("; ");
-    }
-  }
-  return undefined;
-}
-
-function textOf(body: unknown): string | undefined {
-  if (typeof body !== "string") return undefined;
-  // An HTML error page says little in its markup; keep its text, briefly.
-  const text = body.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-  return text === "" ? undefined : text.slice(0, 500);
 }

@@ -17,6 +17,8 @@ import { type HealthBook, retryAfterSecs } from "../routing/health.ts";
 import { SseTranslator } from "./sse_translate.ts";
 import { SsePassthrough } from "./sse_passthrough.ts";
 import { translationFor } from "../protocols/registry.ts";
+import { upstreamMessageOf } from "../protocols/error_message.ts";
+import { parseJson } from "../protocols/narrow.ts";
 import {
   type Translation,
   type TranslationContext,
@@ -430,7 +432,7 @@ async function probeConnect(url: string, connectSecs: number, upstream: AbortCon
   }
 }
 
-/** A short reason from an upstream error body: its JSON `error.message`, else its text. */
+/** A short reason from an upstream error body (see upstreamMessageOf), else its status text. */
 async function upstreamErrorDetail(
   res: Response,
   upstream: AbortController,
@@ -446,13 +448,8 @@ async function upstreamErrorDetail(
   } finally {
     deadlines.cancel(deadline);
   }
-  try {
-    const j = JSON.parse(text);
-    const m = typeof j?.error === "string" ? j.error : j?.error?.message ?? j?.message;
-    if (typeof m === "string" && m) return m.slice(0, 300);
-  } catch { /* not JSON */ }
-  const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-  return (plain || res.statusText).slice(0, 160);
+  // Several attempts share one all-failed message: each gets a line's worth.
+  return (upstreamMessageOf(parseJson(text) ?? text) ?? res.statusText).slice(0, 300);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 
 import { errorMessageOf } from "../error_message.ts";
+import { openaiErrorBody } from "../openai_error.ts";
 import { readAnthropicError } from "../messages/errors.ts";
 import { isRecord, type JsonObject, numberOf, parseJson, records, stringOf } from "../narrow.ts";
 import {
@@ -330,19 +331,7 @@ function openaiError(type: string, message: string): JsonObject {
 
 function chatError(status: number, body: unknown): JsonObject {
   const known = readAnthropicError(body);
-  if (known !== undefined) return openaiError(known.type, known.message);
-  const type = status === 400 || status === 413 || status === 422
-    ? "invalid_request_error"
-    : status === 401
-    ? "authentication_error"
-    : status === 403
-    ? "permission_error"
-    : status === 404
-    ? "not_found_error"
-    : status === 429
-    ? "rate_limit_error"
-    : "server_error";
-  return { error: { message: errorMessageOf(status, body), type, code: null, param: null } };
+  return known ? openaiError(known.type, known.message) : openaiErrorBody(status, body);
 }
 
 // --- stream ---

@@ -206,6 +206,11 @@ Deno.test("error: Anthropic envelope → OpenAI envelope; other bodies by status
     error: { message: "Bad Gateway", type: "server_error", code: null, param: null },
   });
   assert.deepEqual(t.error(429, ""), {
-    error: { message: "upstream answered 429", type: "rate_limit_error", code: null, param: null },
+    error: {
+      message: "the upstream answered 429 without saying why",
+      type: "rate_limit_error",
+      code: null,
+      param: null,
+    },
   });
 });

@@ -223,9 +223,9 @@ Deno.test("error: status → Anthropic type, message from any upstream body shap
       "rate_limit_error",
       "slow down",
     ],
-    [500, "", "api_error", "upstream answered 500"],
+    [500, "", "api_error", "the upstream answered 500 without saying why"],
     [529, { error: { message: "Overloaded" } }, "overloaded_error", "Overloaded"],
-    [503, "<html>Service Unavailable</html>", "api_error", "<html>Service Unavailable</html>"],
+    [503, "<html>Service Unavailable</html>", "api_error", "Service Unavailable"],
   ];
   for (const [status, body, type, message] of cases) {
     assert.deepEqual(
