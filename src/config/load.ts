@@ -424,6 +424,7 @@ function buildConfig(
       logLevel: s.log_level ?? DEFAULT_SERVER.logLevel,
       maxBodyBytes: Math.floor((s.max_body_mb ?? 32) * 1024 * 1024),
       shutdownGraceSecs: s.shutdown_grace_secs ?? DEFAULT_SERVER.shutdownGraceSecs,
+      watch: s.watch ?? DEFAULT_SERVER.watch,
     },
     providers,
     virtualModels,
