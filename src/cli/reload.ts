@@ -57,6 +57,9 @@ export function exposureProblem(hostname: string, server: ServerSettings): strin
   return "server.skip_auth: true — anyone on the network could use your providers and keys";
 }
 
+/** Log levels from the quietest. */
+const LEVELS = ["error", "warn", "info", "debug"];
+
 interface Live {
   found: Found;
   text?: string;
@@ -175,7 +178,9 @@ export function createReloader(options: ReloaderOptions): Reloader {
     const routableBefore = routableModels(before.discovery.routes()).size;
     live = { found: next.found, text: next.text, loaded: config, discovery };
     // From here new requests get the new table; running ones keep the one they started with.
-    log.setLevel(config.server.logLevel);
+    // The level changes after the summary when it gets quieter, so the reload is still logged.
+    const quieter = LEVELS.indexOf(config.server.logLevel) < LEVELS.indexOf(log.level);
+    if (!quieter) log.setLevel(config.server.logLevel);
     await before.discovery.stop();
     if (started) discovery.start();
     updateWatch();
@@ -198,6 +203,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
     );
     const notice = restartNotice(changes);
     if (notice) log.warn(notice);
+    if (quieter) log.setLevel(config.server.logLevel);
   }
 
   function reload(trigger: ReloadTrigger): Promise<void> {

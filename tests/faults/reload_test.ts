@@ -200,6 +200,29 @@ Deno.test("with server.watch: false a saved file is not reloaded until SIGHUP, w
   });
 });
 
+Deno.test("server.log_level applies on reload, and the reload itself is still logged", async () => {
+  const one = await startFake({ kind: "openai", models: ["m"] });
+  await withRouter([one], routing({ one }), async (router, client) => {
+    const requestLine = /INFO  chat_completions m -> one:m/g;
+    await servedBy(client, "m");
+    assert.equal(router.stderr().match(requestLine)?.length, 1);
+
+    let from = router.stderr().length;
+    await save(router.configPath, routing({ one }, "server: { watch: false, log_level: warn }"));
+    router.kill("SIGHUP");
+    await router.waitForStderr(/reloaded \S+ on SIGHUP: .*changed: server\.log_level/, 5_000, from);
+    await servedBy(client, "m");
+    assert.equal(router.stderr().match(requestLine)?.length, 1, "logged at info under warn");
+
+    from = router.stderr().length;
+    await save(router.configPath, routing({ one }));
+    router.kill("SIGHUP");
+    await router.waitForStderr(/reloaded \S+ on SIGHUP: .*changed: server\.log_level/, 5_000, from);
+    await servedBy(client, "m");
+    await router.waitForStderr(requestLine, 5_000, from);
+  });
+});
+
 Deno.test("endpoint health survives a reload: a cooling endpoint stays cooling", async () => {
   const one = await startFake({ kind: "openai", models: ["m"] });
   const two = await startFake({ kind: "openai", models: ["m"] });
