@@ -203,7 +203,7 @@ Deno.test("with server.watch: false a saved file is not reloaded until SIGHUP, w
 Deno.test("server.log_level applies on reload, and the reload itself is still logged", async () => {
   const one = await startFake({ kind: "openai", models: ["m"] });
   await withRouter([one], routing({ one }), async (router, client) => {
-    const requestLine = /INFO  chat_completions m -> one:m/g;
+    const requestLine = /INFO {2}chat_completions m -> one:m/g;
     await servedBy(client, "m");
     assert.equal(router.stderr().match(requestLine)?.length, 1);
 
