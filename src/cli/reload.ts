@@ -101,12 +101,13 @@ export function createReloader(options: ReloaderOptions): Reloader {
     }
     if (!want || watch) return;
     try {
-      watch = watchFile(path, () => void reload("file change"), {
+      const opened: FileWatch = watchFile(path, () => void reload("file change"), {
         onError: (e) => {
-          watch = undefined;
+          if (watch === opened) watch = undefined;
           log.warn(`stopped watching ${path}: ${(e as Error).message ?? e}; SIGHUP still reloads`);
         },
       });
+      watch = opened;
       log.debug(`watching ${path} for changes`);
     } catch (e) {
       log.warn(`cannot watch ${path}: ${(e as Error).message ?? e}; SIGHUP still reloads`);

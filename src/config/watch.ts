@@ -15,7 +15,7 @@ export interface FileWatch {
 export interface WatchOptions {
   /** Quiet time before `onChange` is called; default `WATCH_DEBOUNCE_MS`. */
   debounceMs?: number;
-  /** When the watcher itself fails (its folder was removed…); it has stopped by then. */
+  /** When the watch stops by itself (its folder was removed…); no change is reported after. */
   onError?: (error: unknown) => void;
 }
 
@@ -39,6 +39,8 @@ export function watchFile(
       for await (const event of watcher) {
         if (!closed && isEventFor(event, name)) settled.trigger();
       }
+      // The watch ends by itself when its folder goes away.
+      if (!closed) options.onError?.(new Error(`${dirname(path)} can no longer be watched`));
     } catch (e) {
       if (!closed) options.onError?.(e);
     }
