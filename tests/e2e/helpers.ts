@@ -24,7 +24,7 @@ export interface RunningRouter {
   readonly configPath: string;
   /** Sends a signal to the child (nothing once it has exited) */
   kill(signal: Deno.Signal): void;
-  /** The exit status, once the child exits by itself or by a signal sent with kill() */
+  /** The exit status, once the child has exited (by itself or a signal) and its output is read */
   readonly exited: Promise<Deno.CommandStatus>;
   /**
    * Resolves with the first match of pattern in stderr after character `from` (default 0), as
@@ -162,6 +162,13 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     );
   }
 
+  // Exited and every byte it wrote read, so a test that awaits it sees the last log lines.
+  let over = false;
+  const exitedAndRead = Promise.all([status, drained]).then(([s]) => {
+    over = true;
+    onOutput();
+    return s;
+  });
   const waitForStderr = (pattern: RegExp, ms: number, from = 0) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -170,7 +177,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       }, ms);
       const check = () => {
         const m = err.slice(from).match(pattern);
-        if (!m && !exited) return;
+        if (!m && !over) return;
         clearTimeout(timer);
         watchers.delete(check);
         if (m) resolve(m);
@@ -195,7 +202,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
         child.kill(signal);
       } catch { /* already gone */ }
     },
-    exited: status,
+    exited: exitedAndRead,
     waitForStderr,
   };
 }
