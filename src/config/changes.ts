@@ -29,12 +29,6 @@ export interface ConfigChanges {
   restartNeeded: RestartNeeded[];
 }
 
-/**
- * The settings that only apply at startup. Everything else is read per request, per stream or at
- * shutdown, or (discovery) by the new discovery a reload starts.
- */
-export const RESTART_ONLY = ["server.listen"] as const;
-
 /** What changed from `before` to `after` (both as loaded, before discovery adds to them). */
 export function configChanges(before: Config, after: Config): ConfigChanges {
   const b = before.server;
@@ -55,6 +49,8 @@ export function configChanges(before: Config, after: Config): ConfigChanges {
   note("health", before.health, after.health);
   note("discovery", before.discovery, after.discovery);
 
+  // Only the listen address is fixed at startup. Everything else is read per request, per
+  // stream or at shutdown, or (discovery) by the new discovery a reload starts.
   const restartNeeded: RestartNeeded[] = [];
   const running = formatListen(b);
   const wanted = formatListen(a);
