@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ConfigNotFoundError, findConfig, type Found } from "../config/find.ts";
 import { ConfigError, formatDiagnostic } from "../config/errors.ts";
-import { loadConfigFile, zeroConfig } from "../config/load.ts";
+import { parseConfig, readConfigText, zeroConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../observe/log.ts";
 import { createDiscovery, type Discovery } from "../discovery/discovery.ts";
@@ -13,6 +13,8 @@ import { CliError, type Io } from "./io.ts";
 export interface Loaded {
   config: Config;
   found: Found;
+  /** The file's text as loaded (undefined in zero-config), so a reload can tell a real change. */
+  text?: string;
 }
 
 /** A config with what discovery found at startup, and the discovery that keeps it live. */
@@ -34,19 +36,23 @@ export async function loadForCli(explicit: string | undefined, io: Io): Promise<
     }
     throw e;
   }
-  if (!found.path) {
-    const config = zeroConfig();
-    config.providers = hostedBuiltIns(io.env);
-    return { config, found };
-  }
+  if (!found.path) return { config: zeroConfigFor(io.env), found };
   try {
-    const config = await loadConfigFile(found.path, { env: io.env });
+    const text = await readConfigText(found.path);
+    const config = parseConfig(text, found.path, { env: io.env });
     for (const w of config.warnings) io.err(`warning: ${formatDiagnostic(w)}`);
-    return { config, found };
+    return { config, found, text };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     throw new CliError(e.message, "run `bitrouter config validate` to see every problem");
   }
+}
+
+/** The zero-config config (SPEC §7): defaults, and each built-in hosted provider whose key is set. */
+export function zeroConfigFor(env: (name: string) => string | undefined): Config {
+  const config = zeroConfig();
+  config.providers = hostedBuiltIns(env);
+  return config;
 }
 
 /**

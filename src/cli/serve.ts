@@ -1,14 +1,16 @@
-import { formatListen, isLoopback, parseListen } from "../config/listen.ts";
-import type { LogLevel } from "../config/types.ts";
-import { createLogger } from "../observe/log.ts";
+import { formatListen, type ListenAddress, parseListen } from "../config/listen.ts";
+import type { Config, LogLevel } from "../config/types.ts";
+import { createLogger, type Logger } from "../observe/log.ts";
 import { routableModels } from "../routing/resolve.ts";
 import type { FoundServer } from "../discovery/discovery.ts";
 import { reportingFetch } from "../discovery/report_fetch.ts";
 import { createHandler } from "../proxy/handler.ts";
+import { Drain } from "../proxy/drain.ts";
 import { errorResponse } from "../proxy/envelope.ts";
 import { parseCommand } from "./args.ts";
 import { CliError, type Io, UsageError } from "./io.ts";
 import { discover, loadForCli } from "./load.ts";
+import { createReloader, exposureProblem, type Reloader } from "./reload.ts";
 
 /** Usage of `bitrouter serve`. */
 export const SERVE_USAGE = `Usage: bitrouter [serve] [OPTIONS]
@@ -45,7 +47,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   if (format !== "pretty" && format !== "json") {
     throw new UsageError("--log-format must be pretty or json", SERVE_USAGE);
   }
-  let listenOverride;
+  let listenOverride: ListenAddress | undefined;
   if (values.listen !== undefined) {
     listenOverride = parseListen(values.listen);
     if (!listenOverride) {
@@ -54,25 +56,41 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   }
 
   const loaded = await loadForCli(values.config, io);
+  // The command line wins over the file, at startup and on every reload.
+  const overrides = (config: Config) => {
+    if (listenOverride) Object.assign(config.server, listenOverride);
+    if (level) config.server.logLevel = level as LogLevel;
+  };
+  overrides(loaded.config);
   const server = loaded.config.server;
-  if (listenOverride) Object.assign(server, listenOverride);
-  if (level) server.logLevel = level as LogLevel;
   const address = formatListen(server);
-  if (!isLoopback(server.hostname) && server.skipAuth && !server.allowOpen) {
+  const exposed = exposureProblem(server.hostname, server);
+  if (exposed) {
     throw new CliError(
-      `refusing to listen on ${address} with server.skip_auth: true — anyone on the network could use your providers and keys`,
+      `refusing to listen on ${address} with ${exposed}`,
       "set server.skip_auth: false with server.api_keys, or write server.allow_open: true if this network is trusted",
     );
   }
 
   const log = createLogger({ level: server.logLevel, format, write: io.err });
   const { discovery, found } = await discover(loaded, io, log);
+  const live = createReloader({
+    io,
+    log,
+    loaded,
+    text: loaded.text,
+    discovery,
+    overrides,
+    hostname: server.hostname,
+  });
+  const drain = new Drain();
   const handler = createHandler({
-    routes: discovery.routes,
+    routes: live.routes,
     // A request that cannot connect marks its server down, so the next one skips it at once.
-    fetch: reportingFetch(io.fetch, discovery.reportUnreachable),
+    fetch: reportingFetch(io.fetch, live.reportUnreachable),
     now: () => performance.now(),
     log,
+    drain,
   });
 
   let httpServer: Deno.HttpServer<Deno.NetAddr>;
@@ -92,6 +110,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
       },
     }, handler);
   } catch (e) {
+    await live.close();
     if (e instanceof Deno.errors.AddrInUse) {
       throw new CliError(
         `cannot listen on ${address}: the address is in use`,
@@ -107,9 +126,19 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     throw e;
   }
   const addr = await ready.promise;
+  // Listening before the ready line, so a signal sent as soon as it is printed is handled.
+  const stops = stopSignals();
+  // SIGHUP reloads (SPEC §2.4); while draining it is only noted, since the default action of an
+  // unhandled SIGHUP would kill the process mid-drain.
+  let draining = false;
+  const onHangup = () => {
+    if (draining) log.info("SIGHUP ignored: shutting down");
+    else void live.reload("SIGHUP");
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
   const url = `http://${formatListen({ hostname: addr.hostname, port: addr.port })}`;
-  const config = discovery.config();
-  const models = routableModels(discovery.routes()).size;
+  const config = live.config();
+  const models = routableModels(live.routes()).size;
   const active = config.providers.filter((p) => !p.inactiveReason && !p.downReason).length;
   const origin = found.path ? `config ${found.path}` : "zero-config";
   io.out(
@@ -117,29 +146,84 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
       foundSummary(discovery.servers(), config.discovery.targets ?? [], !found.path)
     }`,
   );
-  discovery.start();
 
-  // Reloading on SIGHUP is not built yet; without a listener the signal would kill the server.
-  const onHangup = () =>
-    log.warn("SIGHUP: this version does not reload its config; restart bitrouter to apply changes");
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
-  const signal = await Promise.race([
-    stopSignal(),
-    httpServer.finished.then(() => ""),
-  ]);
-  // No probe may outlive the listener, nor keep the process up while requests drain.
-  await discovery.stop();
+  live.start();
+
+  const signal = await Promise.race([stops.first, httpServer.finished.then(() => "")]);
+  draining = true;
   if (signal) {
-    const grace = server.shutdownGraceSecs;
-    log.info(`${signal}: no new connections; running requests get up to ${grace}s to finish`);
-    const timer = Promise.withResolvers<void>();
-    const id = setTimeout(timer.resolve, grace * 1000);
-    await Promise.race([httpServer.shutdown(), timer.promise]);
-    clearTimeout(id);
-    log.info("stopped");
+    await drainAndStop(httpServer, signal, stops.second, live, drain, log);
+  } else {
+    await live.close();
   }
+  stops.dispose();
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
+}
+
+/**
+ * After the stop is asked for, how long the ended streams get to deliver their error event and
+ * close; past it the process exits anyway, since Deno's shutdown() waits for every open
+ * connection, however stuck (a client that stopped reading).
+ */
+const FLUSH_MS = 2_000;
+
+/**
+ * The graceful drain: no new connections at once; running requests get
+ * `server.shutdown_grace_secs` (as the config says now, reloads included) to finish; then, or at
+ * a second signal, every request left is ended (streams with the client protocol's error event,
+ * requests without an answer yet with a 503) and its upstream aborted.
+ */
+async function drainAndStop(
+  httpServer: Deno.HttpServer<Deno.NetAddr>,
+  signal: string,
+  second: Promise<string>,
+  live: Reloader,
+  drain: Drain,
+  log: Logger,
+): Promise<void> {
+  const closed = httpServer.shutdown();
+  const grace = live.config().server.shutdownGraceSecs;
+  log.info(
+    `${signal}: no new connections; running requests get up to ${grace}s to finish (server.shutdown_grace_secs; ${signal} again to stop at once)`,
+  );
+  // No probe, watch or reload may outlive the listener, nor keep the process up.
+  const stopped = live.close();
+  const timer = delay(grace * 1000);
+  const outcome = await Promise.race([
+    closed.then(() => "finished" as const),
+    timer.promise.then(() => "grace" as const),
+    second,
+  ]);
+  timer.cancel();
+  if (outcome !== "finished") {
+    const ended = drain.endAll();
+    log.warn(
+      outcome === "grace"
+        ? `shutdown grace period of ${grace}s is over: ended ${ended} running request(s) with an error`
+        : `${outcome} again: ended ${ended} running request(s) with an error without waiting`,
+    );
+    const flush = delay(FLUSH_MS);
+    const flushed = await Promise.race([
+      closed.then(() => true),
+      flush.promise.then(() => false),
+    ]);
+    flush.cancel();
+    if (!flushed) {
+      log.warn(`some connections were still open ${FLUSH_MS / 1000}s later; exiting anyway`);
+    }
+  }
+  const cleanup = delay(FLUSH_MS);
+  await Promise.race([stopped, cleanup.promise]);
+  cleanup.cancel();
+  log.info("stopped");
+}
+
+/** A timer as a promise, cancellable so that it never keeps the process up. */
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const id = setTimeout(resolve, ms);
+  return { promise, cancel: () => clearTimeout(id) };
 }
 
 /** The ready line's tail naming the servers found, with their models (a few, then a count). */
@@ -163,16 +247,22 @@ export function foundSummary(
   return `; found ${named.join(", ")}`;
 }
 
-/** Resolves with the name of the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<string> {
-  const { promise, resolve } = Promise.withResolvers<string>();
+/** The first and second SIGINT/SIGTERM (SIGBREAK on Windows), by name. */
+function stopSignals(): { first: Promise<string>; second: Promise<string>; dispose(): void } {
+  const first = Promise.withResolvers<string>();
+  const second = Promise.withResolvers<string>();
+  let seen = 0;
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
     : ["SIGINT", "SIGTERM"];
   const handlers = signals.map((s) => {
-    const h = () => resolve(s);
+    const h = () => (seen++ === 0 ? first : second).resolve(s);
     Deno.addSignalListener(s, h);
     return [s, h] as const;
   });
-  return promise.finally(() => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h)));
+  return {
+    first: first.promise,
+    second: second.promise,
+    dispose: () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h)),
+  };
 }

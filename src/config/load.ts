@@ -37,14 +37,17 @@ type Path = (string | number)[];
 
 /** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
 export async function loadConfigFile(file: string, options: LoadOptions): Promise<Config> {
-  let text: string;
+  return parseConfig(await readConfigText(file), file, options);
+}
+
+/** The text of a config file; a file that cannot be read is a ConfigError saying why. */
+export async function readConfigText(file: string): Promise<string> {
   try {
-    text = await Deno.readTextFile(file);
+    return await Deno.readTextFile(file);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new ConfigError(file, [{ severity: "error", path: "", message: why }]);
   }
-  return parseConfig(text, file, options);
 }
 
 /** Validates config text as if read from `file` (used by tests and `init`). */
@@ -424,6 +427,7 @@ function buildConfig(
       logLevel: s.log_level ?? DEFAULT_SERVER.logLevel,
       maxBodyBytes: Math.floor((s.max_body_mb ?? 32) * 1024 * 1024),
       shutdownGraceSecs: s.shutdown_grace_secs ?? DEFAULT_SERVER.shutdownGraceSecs,
+      watch: s.watch ?? DEFAULT_SERVER.watch,
     },
     providers,
     virtualModels,

@@ -99,6 +99,8 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "  skip_auth: true          # false: require one of api_keys from every client",
     "  # api_keys: [${BITROUTER_API_KEY}]",
     "  log_level: info          # error | warn | info | debug",
+    "  # watch: true            # reload when this file changes (SIGHUP always reloads)",
+    "  # shutdown_grace_secs: 30   # on SIGTERM/SIGINT, how long running requests may finish",
     "",
     "upstream:",
     "  timeouts:",

@@ -84,7 +84,10 @@ export interface ServerSettings {
   allowOpen: boolean;
   logLevel: LogLevel;
   maxBodyBytes: number;
+  /** On SIGTERM/SIGINT, how long running requests may finish before their streams are ended. */
   shutdownGraceSecs: number;
+  /** Reload when the config file changes (SPEC §2.4), not only on SIGHUP. */
+  watch: boolean;
 }
 
 /** Log verbosity, most severe first. */
@@ -143,4 +146,5 @@ export const DEFAULT_SERVER: ServerSettings = {
   logLevel: "info",
   maxBodyBytes: 32 * 1024 * 1024,
   shutdownGraceSecs: 30,
+  watch: true,
 };

@@ -19,7 +19,9 @@ export interface RequestRecord {
 
 /** Structured logging to one sink; lines below the level are dropped before they are built. */
 export interface Logger {
-  level: LogLevel;
+  readonly level: LogLevel;
+  /** Changes the level from the next line on (a reload's `server.log_level`). */
+  setLevel(level: LogLevel): void;
   error(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
@@ -37,8 +39,9 @@ export function createLogger(options: {
   now?: () => Date;
 }): Logger {
   const now = options.now ?? (() => new Date());
+  let rank = RANK[options.level];
   const emit = (level: LogLevel, message: string, fields: Record<string, unknown> = {}) => {
-    if (RANK[level] > RANK[options.level]) return;
+    if (RANK[level] > rank) return;
     if (options.format === "json") {
       options.write(JSON.stringify({ time: now().toISOString(), level, message, ...fields }));
       return;
@@ -53,14 +56,18 @@ export function createLogger(options: {
       }`,
     );
   };
-  return {
+  const logger: Logger = {
     level: options.level,
+    setLevel(level) {
+      rank = RANK[level];
+      (logger as { level: LogLevel }).level = level;
+    },
     error: (m, f) => emit("error", m, f),
     warn: (m, f) => emit("warn", m, f),
     info: (m, f) => emit("info", m, f),
     debug: (m, f) => emit("debug", m, f),
     request: (r) => {
-      if (RANK.info > RANK[options.level]) return;
+      if (RANK.info > rank) return;
       const served = r.provider ? `${r.provider}:${r.upstreamModel}` : "-";
       emit(r.status >= 500 ? "warn" : "info", `${r.protocol} ${r.model ?? "-"} -> ${served}`, {
         id: r.requestId,
@@ -74,6 +81,7 @@ export function createLogger(options: {
       });
     },
   };
+  return logger;
 }
 
 /** A logger that drops everything, for tests and benchmarks. */

@@ -25,6 +25,7 @@ import {
   TranslationError,
 } from "../protocols/translation.ts";
 import { watchClient } from "./client_watch.ts";
+import { type Drain, SHUTDOWN_MESSAGE, ShutdownError } from "./drain.ts";
 
 /** One BitRouter endpoint that forwards: the client's protocol and its error envelope. */
 export interface Endpoint {
@@ -81,6 +82,8 @@ export interface ForwardDeps {
   deadlines: Deadlines;
   /** Which endpoints are cooling down; told what each call showed. */
   health: HealthBook;
+  /** Tracks upstream requests so a shutdown can end them (graceful drain); absent in tests. */
+  drain?: Drain;
 }
 
 /** The abort reason when the client left. */
@@ -92,6 +95,9 @@ class ClientGoneError extends DOMException {
 
 /** The request is over because the client left; nothing will read this response. */
 const CLIENT_GONE_STATUS = 499;
+
+/** How an attempt ended without an answer to relay or a failure to fail over from. */
+type Ended = "client_gone" | "shutdown";
 
 /** Tries each candidate in order (SPEC §5) and relays the first usable answer. */
 export async function forwardWithFailover(
@@ -126,6 +132,7 @@ export async function forwardWithFailover(
     tried++;
     const result = await tryCandidate(fr, candidate, plan, upstreamBody, tried, deps);
     if (result instanceof Response) return result;
+    if (result === "shutdown") return shuttingDown(fr, deps, tried);
     if (result === "client_gone") {
       deps.log.request({
         ...logBase,
@@ -164,6 +171,30 @@ export async function forwardWithFailover(
     type: failure.type,
     code: failure.code,
   }, headers);
+}
+
+/**
+ * The answer to a request still waiting for its upstream when the drain ended it: 503 in the
+ * client's envelope, so its SDK raises an error it can retry against another instance.
+ */
+function shuttingDown(fr: ForwardRequest, deps: ForwardDeps, tried: number): Response {
+  const message = `${SHUTDOWN_MESSAGE}; the request was stopped before its answer began — retry it`;
+  deps.log.request({
+    requestId: fr.requestId,
+    protocol: fr.endpoint.protocol,
+    model: fr.resolution.model,
+    streamed: fr.body.stream === true,
+    attempts: tried,
+    status: 503,
+    totalMs: Math.round(deps.now() - fr.startedAt),
+    outcome: "shutdown",
+  });
+  return errorResponse(fr.endpoint.style, {
+    status: 503,
+    type: "server_error",
+    code: "shutting_down",
+    message,
+  }, { "x-request-id": fr.requestId, "x-bitrouter-attempts": String(tried) });
 }
 
 /** Tells the health book an endpoint failed, and logs it once when that cools it down. */
@@ -225,10 +256,10 @@ async function tryCandidate(
   body: string | Uint8Array<ArrayBuffer>,
   attemptNo: number,
   deps: ForwardDeps,
-): Promise<Response | Attempt | "client_gone"> {
+): Promise<Response | Attempt | Ended> {
   const { provider } = candidate;
   const t = provider.timeouts;
-  const { deadlines } = deps;
+  const { deadlines, drain } = deps;
   const upstream = new AbortController();
   const client = watchClient(
     fr.request,
@@ -236,15 +267,25 @@ async function tryCandidate(
     deps,
     () => upstream.abort(new ClientGoneError()),
   );
-  const release = client.release;
+  drain?.track(upstream);
+  const release = () => {
+    client.release();
+    drain?.untrack(upstream);
+  };
   if (client.gone()) {
     release();
     return "client_gone";
   }
-  const failed = (e: unknown): Attempt | "client_gone" => {
+  if (upstream.signal.aborted) {
+    // The drain had already ended every request: nothing new is sent upstream.
+    release();
+    return "shutdown";
+  }
+  const failed = (e: unknown): Attempt | Ended => {
     release();
     const reason = upstream.signal.aborted ? upstream.signal.reason : e;
     if (client.gone() || reason instanceof ClientGoneError) return "client_gone";
+    if (reason instanceof ShutdownError) return "shutdown";
     return { provider: provider.id, ...describeFetchError(reason) };
   };
 
@@ -362,7 +403,7 @@ async function tryCandidate(
     bytes = await res.arrayBuffer();
   } catch (e) {
     const attempt = failed(e);
-    if (attempt !== "client_gone") attempt.detail = `answer broke off: ${attempt.detail}`;
+    if (typeof attempt === "object") attempt.detail = `answer broke off: ${attempt.detail}`;
     return attempt;
   } finally {
     deadlines.cancel(bodyDeadline);

@@ -1,4 +1,5 @@
 import type { Deadline, Deadlines } from "./deadlines.ts";
+import { ShutdownError } from "./drain.ts";
 
 /** How a relayed body ended: undefined when it finished cleanly. */
 export type BodyOutcome =
@@ -6,7 +7,9 @@ export type BodyOutcome =
   | "client_gone"
   | "upstream_error"
   | "idle_timeout"
-  | "total_timeout";
+  | "total_timeout"
+  /** BitRouter ended it: the shutdown grace period was over. */
+  | "shutdown";
 
 /** What the relay needs to watch one upstream body. */
 export interface GuardOptions {
@@ -112,6 +115,14 @@ export function guardSse(
           chunk = bytes ? await bytes.read(buffer) : await plain!.read();
         } catch (e) {
           const reason = o.upstream.signal.aborted ? o.upstream.signal.reason : e;
+          if (reason instanceof ShutdownError) {
+            end("shutdown", reason.message);
+            controller.enqueue(
+              o.codec.fail(`${reason.message}; this answer was cut off before its end — retry it`),
+            );
+            controller.close();
+            return;
+          }
           const limit = reason instanceof TimeLimitError ? reason.limit : undefined;
           const message = reason instanceof Error ? reason.message : String(reason);
           end(

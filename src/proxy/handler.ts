@@ -53,6 +53,7 @@ export function createHandler(options: HandlerOptions): Handler {
     log,
     deadlines: createDeadlines(options.now),
     health,
+    drain: options.drain,
   };
 
   return async function handle(request): Promise<Response> {
@@ -60,10 +61,15 @@ export function createHandler(options: HandlerOptions): Handler {
     // The table this request keeps to the end, even if a reload swaps in another meanwhile.
     const table = options.routes();
     if (table !== lastTable) {
-      // A reload or a discovery round: new settings; records of providers that left are dropped.
+      // A reload or a discovery round: new settings. An endpoint's record survives while its
+      // provider exists at the same address; one that left or moved starts afresh.
+      const kept = new Set<string>();
+      for (const [id, p] of table.providers) {
+        if (lastTable.providers.get(id)?.apiBase === p.apiBase) kept.add(id);
+      }
       lastTable = table;
       health.configure(table.config.health);
-      health.retainProviders(new Set(table.providers.keys()));
+      health.retainProviders(kept);
     }
     const server = table.config.server;
     const requestId = request.headers.get("x-request-id")?.slice(0, 200) || crypto.randomUUID();

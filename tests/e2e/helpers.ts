@@ -20,6 +20,17 @@ export interface RunningRouter {
   stderr(): string;
   /** SIGTERM, then wait (bounded) for the exit; resolves with the exit status */
   stop(graceMs?: number): Promise<Deno.CommandStatus>;
+  /** The config file (in zero-config: where `./bitrouter.yaml` would be, in the child's folder) */
+  readonly configPath: string;
+  /** Sends a signal to the child (nothing once it has exited) */
+  kill(signal: Deno.Signal): void;
+  /** The exit status, once the child has exited (by itself or a signal) and its output is read */
+  readonly exited: Promise<Deno.CommandStatus>;
+  /**
+   * Resolves with the first match of pattern in stderr after character `from` (default 0), as
+   * soon as it is written; fails after ms or when the child exits without writing it.
+   */
+  waitForStderr(pattern: RegExp, ms: number, from?: number): Promise<RegExpMatchArray>;
 }
 
 export interface StartRouterOptions {
@@ -80,7 +91,8 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
 
   let out = "";
   let err = "";
-  let onOutput = () => {};
+  const watchers = new Set<() => void>();
+  const onOutput = () => watchers.forEach((w) => w());
   const drain = async (stream: ReadableStream<Uint8Array>, append: (text: string) => void) => {
     const decoder = new TextDecoder();
     for await (const bytes of stream) {
@@ -110,7 +122,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       if (line !== undefined) resolve({ port: Number(line.match(READY)![1]), line });
       else if (exited) resolve("exited before printing its URL");
     };
-    onOutput = check;
+    watchers.add(check);
     timer = setTimeout(
       () => resolve(`no URL on stdout after ${readyTimeoutMs} ms`),
       readyTimeoutMs,
@@ -118,7 +130,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     check();
   });
   clearTimeout(timer);
-  onOutput = () => {};
+  watchers.clear();
 
   const stop = async (graceMs = 10_000): Promise<Deno.CommandStatus> => {
     if (!exited) {
@@ -150,6 +162,31 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     );
   }
 
+  // Exited and every byte it wrote read, so a test that awaits it sees the last log lines.
+  let over = false;
+  const exitedAndRead = Promise.all([status, drained]).then(([s]) => {
+    over = true;
+    onOutput();
+    return s;
+  });
+  const waitForStderr = (pattern: RegExp, ms: number, from = 0) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        watchers.delete(check);
+        reject(new Error(`no ${pattern} on stderr after ${ms} ms; it has:\n${err.slice(from)}`));
+      }, ms);
+      const check = () => {
+        const m = err.slice(from).match(pattern);
+        if (!m && !over) return;
+        clearTimeout(timer);
+        watchers.delete(check);
+        if (m) resolve(m);
+        else reject(new Error(`exited without writing ${pattern} to stderr:\n${err}`));
+      };
+      watchers.add(check);
+      check();
+    });
+
   const url = `http://127.0.0.1:${ready.port}`;
   return {
     url,
@@ -158,6 +195,15 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     stdout: () => out,
     stderr: () => err,
     stop,
+    configPath,
+    kill(signal) {
+      if (exited) return;
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    },
+    exited: exitedAndRead,
+    waitForStderr,
   };
 }
 

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { createLogger } from "../../src/observe/log.ts";
+
+Deno.test("setLevel changes which lines are written from the next line on", () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "warn", format: "json", write: (l) => lines.push(l) });
+  log.info("dropped at warn");
+  log.request({
+    requestId: "a",
+    protocol: "chat_completions",
+    attempts: 1,
+    status: 200,
+    streamed: false,
+    totalMs: 1,
+  });
+  assert.equal(lines.length, 0);
+  log.setLevel("debug");
+  assert.equal(log.level, "debug");
+  log.debug("kept at debug");
+  log.request({
+    requestId: "b",
+    protocol: "chat_completions",
+    attempts: 1,
+    status: 200,
+    streamed: false,
+    totalMs: 1,
+  });
+  assert.equal(lines.length, 2);
+  log.setLevel("error");
+  log.warn("dropped at error");
+  assert.equal(lines.length, 2);
+});
