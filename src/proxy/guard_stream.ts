@@ -169,7 +169,9 @@ export function guardSse(
       }
     },
     cancel(reason) {
-      end("client_gone");
+      // SDKs stop reading at the final event (the openai SDK cancels right after `[DONE]`):
+      // that client got its whole answer.
+      end(o.codec.finished ? undefined : "client_gone");
       o.upstream.abort(reason);
       (bytes ?? plain)!.cancel(reason).catch(() => {});
     },

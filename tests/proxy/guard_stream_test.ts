@@ -61,3 +61,29 @@ Deno.test("a default (non-byte) stream body is relayed chunk for chunk", async (
   assert.equal(text, "data: a\n\ndata: b\n\ndata: [DONE]\n\n");
   assert.equal(outcome, undefined);
 });
+
+Deno.test("a client that stops reading at the final event got its answer; one that stops before left", async () => {
+  for (
+    const [parts, want] of [
+      [["data: a\n\n", "data: [DONE]\n\n"], undefined],
+      [["data: a\n\n", "data: b\n\n"], "client_gone"],
+    ] as const
+  ) {
+    const queue = [...parts];
+    const upstream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const next = queue.shift();
+        // The upstream keeps its connection open after the last part, as a real one may.
+        if (next) c.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    let outcome: BodyOutcome | "open" = "open";
+    const o = options((x) => outcome = x);
+    const reader = guardSse(upstream, o).getReader();
+    for (let i = 0; i < parts.length; i++) await reader.read();
+    // What the openai SDK does when it reads `[DONE]`.
+    await reader.cancel();
+    assert.equal(outcome, want, parts.join(""));
+    assert.ok(o.upstream.signal.aborted, "the upstream request is released either way");
+  }
+});
