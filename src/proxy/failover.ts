@@ -17,10 +17,10 @@ export interface Attempt {
 
 /** A short, user-facing reason for a failed fetch. */
 export function describeFetchError(e: unknown): { kind: Attempt["kind"]; detail: string } {
-  const message = e instanceof Error ? e.message : String(e);
   if (e instanceof DOMException && e.name === "TimeoutError") {
-    return { kind: "timeout", detail: message };
+    return { kind: "timeout", detail: e.message };
   }
+  const message = causeChain(e);
   if (/connection refused/i.test(message)) {
     return { kind: "network", detail: "connection refused (is the server running?)" };
   }
@@ -31,6 +31,20 @@ export function describeFetchError(e: unknown): { kind: Attempt["kind"]; detail:
     return { kind: "network", detail: "connection reset" };
   }
   return { kind: "network", detail: message.replace(/\s+/g, " ").slice(0, 200) };
+}
+
+/**
+ * The messages of an error and its causes: Deno 2.9.6's fetch rejects with a bare
+ * `TypeError: fetch failed` whose `cause` says what happened (`… tcp connect error: Connection
+ * refused`), so the message alone cannot tell a refused connection from a reset.
+ */
+function causeChain(e: unknown): string {
+  const parts: string[] = [];
+  for (let x = e, depth = 0; x !== undefined && x !== null && depth < 4; depth++) {
+    parts.push(x instanceof Error ? x.message : String(x));
+    x = x instanceof Error ? x.cause : undefined;
+  }
+  return parts.join(": ");
 }
 
 /** One attempt as the aggregated error lists it: `ollama: connection refused`. */

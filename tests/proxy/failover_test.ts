@@ -60,3 +60,20 @@ Deno.test("fetch errors read as what a user can act on", () => {
     "timeout",
   );
 });
+
+Deno.test("a refused connection is named from the cause of Deno's `fetch failed`", () => {
+  // What Deno 2.9.6's fetch rejects with when nothing listens on the port.
+  const refused = new TypeError("fetch failed", {
+    cause: new Error(
+      "error sending request for url (http://127.0.0.1:9/v1/chat/completions): client error (Connect): tcp connect error: Connection refused (os error 111)",
+    ),
+  });
+  assert.deepEqual(describeFetchError(refused), {
+    kind: "network",
+    detail: "connection refused (is the server running?)",
+  });
+  const reset = new TypeError("fetch failed", {
+    cause: new Error("client error (SendRequest): connection closed before message completed"),
+  });
+  assert.equal(describeFetchError(reset).detail, "connection reset");
+});
