@@ -47,6 +47,32 @@ function causeChain(e: unknown): string {
   return parts.join(": ");
 }
 
+/** The longest error text quoted from an upstream body that is not a JSON error. */
+const MAX_QUOTED = 160;
+
+/**
+ * A short, readable reason from an error body that is not a JSON error: an HTML page (a proxy's
+ * or framework's error page) by its `<title>`, or its visible text without scripts and styles,
+ * never markup, CSS or JavaScript; plain text as it is. A leading status code the caller prints
+ * anyway is dropped (`500 Internal Server Error`, not `500 500 Internal Server Error`).
+ */
+export function readableErrorText(text: string, status: number): string {
+  let plain = text;
+  if (/<(!doctype|html|head|body|title|h1|p|div|pre)\b/i.test(text)) {
+    const title = text.match(/<title[^>]*>([\s\S]*?)<\/title>/i)?.[1];
+    const visible = text
+      .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, " ")
+      .replace(/<!--[\s\S]*?-->/g, " ");
+    plain = title?.trim() ? title : visible;
+    plain = plain.replace(/<[^>]*>/g, " ")
+      .replace(/&nbsp;/g, " ").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+  }
+  plain = plain.replace(/\s+/g, " ").trim();
+  if (plain.startsWith(`${status} `)) plain = plain.slice(String(status).length + 1);
+  return plain.length > MAX_QUOTED ? `${plain.slice(0, MAX_QUOTED - 1)}…` : plain;
+}
+
 /** One attempt as the aggregated error lists it: `ollama: connection refused`. */
 export function formatAttempt(a: Attempt): string {
   return `${a.provider}: ${a.detail}`;

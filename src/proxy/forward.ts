@@ -9,6 +9,7 @@ import {
   describeFetchError,
   formatAttempt,
   isRetryable,
+  readableErrorText,
 } from "./failover.ts";
 import { type BodyOutcome, guardSse, TimeLimitError } from "./guard_stream.ts";
 import type { Deadlines } from "./deadlines.ts";
@@ -451,8 +452,7 @@ async function upstreamErrorDetail(
     const m = typeof j?.error === "string" ? j.error : j?.error?.message ?? j?.message;
     if (typeof m === "string" && m) return m.slice(0, 300);
   } catch { /* not JSON */ }
-  const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-  return (plain || res.statusText).slice(0, 160);
+  return readableErrorText(text, res.status) || res.statusText;
 }
 
 /**
