@@ -78,7 +78,10 @@ export function formatAttempt(a: Attempt): string {
   return `${a.provider}: ${a.detail}`;
 }
 
-/** The status and headers to answer with when every candidate failed (SPEC §5). */
+/**
+ * The status and headers to answer with when every candidate failed (SPEC §5): 429 when all were
+ * rate limits, 404 when all said not found, 504 when all timed out, else 502.
+ */
 export function aggregateFailure(attempts: Attempt[]): {
   status: number;
   type: string;
@@ -95,6 +98,11 @@ export function aggregateFailure(attempts: Attempt[]): {
     const seconds = waits.map(Number).filter((n) => Number.isFinite(n));
     const retryAfter = seconds.length ? String(Math.min(...seconds)) : waits[0];
     return { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", retryAfter };
+  }
+  if (tried.length && tried.every((a) => a.status === 404)) {
+    // Every server said it has no such model (Ollama's answer for a model it has not pulled): the
+    // client should see the not-found it would get from the server itself, not a gateway error.
+    return { status: 404, type: "invalid_request_error", code: "model_not_found" };
   }
   if (tried.length && tried.every((a) => a.kind === "timeout")) {
     return { status: 504, type: "upstream_error", code: "upstream_timeout" };

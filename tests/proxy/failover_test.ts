@@ -79,6 +79,16 @@ Deno.test("a refused connection is named from the cause of Deno's `fetch failed`
   assert.equal(describeFetchError(reset).detail, "connection reset");
 });
 
+Deno.test("every candidate answering 404 is a 404 model_not_found; 404 mixed with others is 502", () => {
+  assert.deepEqual(aggregateFailure([a({ status: 404 }), a({ status: 404 })]), {
+    status: 404,
+    type: "invalid_request_error",
+    code: "model_not_found",
+  });
+  assert.equal(aggregateFailure([a({ status: 404 }), a({ status: 503 })]).status, 502);
+  assert.equal(aggregateFailure([a({ status: 404 }), a({ kind: "network" })]).status, 502);
+});
+
 Deno.test("an HTML error page is quoted by its title or visible text, never its markup, CSS or script", () => {
   const page = `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>502 Bad Gateway | example.com | Cloudflare</title>
