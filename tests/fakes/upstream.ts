@@ -97,6 +97,8 @@ export interface FakeUpstream {
   readonly requests: RecordedRequest[];
   /** TCP connections open to the fake right now (from BitRouter's connection pool, or a test) */
   readonly connections: number;
+  /** The port of the HTTP server behind the relay (for tests that look at socket queues). */
+  readonly innerPort: number;
   /** applies to the requests that arrive after it is set */
   fault: Fault;
   /**
@@ -160,6 +162,7 @@ class Fake implements FakeUpstream {
   fault: Fault = { type: "none" };
   url = "";
   apiBase = "";
+  innerPort = 0;
 
   readonly #models: string[];
   readonly #apiKey: string | undefined;
@@ -211,6 +214,7 @@ class Fake implements FakeUpstream {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.#port });
     this.url = `http://127.0.0.1:${this.#listener.addr.port}`;
     this.apiBase = `${this.url}/v1`;
+    this.innerPort = inner.port;
     this.#accepting = this.#accept(this.#listener, inner.port);
   }
 

@@ -230,3 +230,31 @@ models:
 export function chainBody(extra: Record<string, unknown> = {}) {
   return chatBody("chain", extra);
 }
+
+/**
+ * Bytes waiting in kernel socket buffers (send and receive queues, /proc/net/tcp) on every TCP
+ * connection that has one of `ports` at either end. Linux only: undefined elsewhere.
+ */
+export async function queuedBytes(ports: number[]): Promise<number | undefined> {
+  if (Deno.build.os !== "linux") return undefined;
+  const wanted = new Set(ports);
+  let sum = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 5) continue;
+      const local = parseInt(cols[1].split(":")[1], 16);
+      const remote = parseInt(cols[2].split(":")[1], 16);
+      if (!wanted.has(local) && !wanted.has(remote)) continue;
+      const [tx, rx] = cols[4].split(":").map((h) => parseInt(h, 16));
+      sum += tx + rx;
+    }
+  }
+  return sum;
+}
