@@ -91,6 +91,7 @@ export const ServerSchema = z.object({
   log_level: z.enum(["error", "warn", "info", "debug"]).optional(),
   max_body_mb: numeric(z.number().positive()).optional(),
   shutdown_grace_secs: numeric(z.number().nonnegative()).optional(),
+  body_timeout_secs: seconds.optional(),
 });
 
 /** The `health:` block. */

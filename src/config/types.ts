@@ -84,6 +84,8 @@ export interface ServerSettings {
   allowOpen: boolean;
   logLevel: LogLevel;
   maxBodyBytes: number;
+  /** How long a client may take to send its whole request body (slowloris); then 408. */
+  bodyTimeoutSecs: number;
   shutdownGraceSecs: number;
 }
 
@@ -142,5 +144,6 @@ export const DEFAULT_SERVER: ServerSettings = {
   allowOpen: false,
   logLevel: "info",
   maxBodyBytes: 32 * 1024 * 1024,
+  bodyTimeoutSecs: 30,
   shutdownGraceSecs: 30,
 };

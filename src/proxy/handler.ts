@@ -1,7 +1,7 @@
 import type { RouteTable } from "../routing/route_table.ts";
 import { NoRouteError, resolveCandidates, routableModels } from "../routing/resolve.ts";
 import { FallbackError, withFallbacks } from "../routing/fallbacks.ts";
-import { BodyTooLargeError, readBodyLimited } from "./body.ts";
+import { BodyTimeoutError, BodyTooLargeError, readBodyLimited } from "./body.ts";
 import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
 import { isAuthorized } from "./auth.ts";
@@ -149,8 +149,21 @@ export function createHandler(options: HandlerOptions): Handler {
     }
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await readBodyLimited(request, server.maxBodyBytes);
+      bytes = await readBodyLimited(request, server.maxBodyBytes, {
+        deadlines: deps.deadlines,
+        at: startedAt + server.bodyTimeoutSecs * 1000,
+        secs: server.bodyTimeoutSecs,
+      });
     } catch (e) {
+      if (e instanceof BodyTimeoutError) {
+        // `connection: close`: the rest of a stalled body must not be read as the next request.
+        return fail(style, {
+          status: 408,
+          type: "invalid_request_error",
+          code: "request_timeout",
+          message: `${e.message}; send the body at once, or raise server.body_timeout_secs`,
+        }, { connection: "close" });
+      }
       if (e instanceof BodyTooLargeError) {
         return fail(style, {
           status: 413,
