@@ -8,6 +8,15 @@ import { buildRouteTable } from "../../src/routing/route_table.ts";
 import { createHandler, type Handler } from "../../src/proxy/handler.ts";
 import { HealthBook } from "../../src/routing/health.ts";
 import type { Logger, RequestRecord } from "../../src/observe/log.ts";
+import { createDeadlines, type Deadlines } from "../../src/proxy/deadlines.ts";
+
+/**
+ * Deno.test with the op and resource sanitizers on: Deno 2.9.6 turns them off by default, and a
+ * fault test must prove that no socket, read or timer outlives it.
+ */
+export function faultTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, sanitizeOps: true, sanitizeResources: true, fn });
+}
 
 /** A running in-process BitRouter. */
 export interface InProcessRouter {
@@ -18,6 +27,8 @@ export interface InProcessRouter {
   readonly port: number;
   readonly handler: Handler;
   readonly health: HealthBook;
+  /** The handler's shared timer: `size` is how many time limits are pending. */
+  readonly deadlines: Deadlines;
   /** Every finished request as the log saw it (SPEC §8), in order. */
   readonly records: RequestRecord[];
   /** Warnings the router logged (cooldowns, …). */
@@ -28,7 +39,7 @@ export interface InProcessRouter {
   readonly inFlight: number;
   /** Resolves once no request is in flight (fails after ms). */
   idle(ms?: number): Promise<void>;
-  /** Shuts the server down and closes BitRouter's upstream connection pool. */
+  /** Shuts the server down, closes BitRouter's upstream connection pool, disarms its timer. */
   close(): Promise<void>;
 }
 
@@ -52,6 +63,7 @@ export async function startRouter(config: string): Promise<InProcessRouter> {
   const client = Deno.createHttpClient({});
   const now = () => performance.now();
   const health = new HealthBook(table.config.health, now);
+  const deadlines = createDeadlines(now);
   const handler = createHandler({
     routes: () => table,
     fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
@@ -59,6 +71,7 @@ export async function startRouter(config: string): Promise<InProcessRouter> {
     now,
     log,
     health,
+    deadlines,
   });
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
@@ -88,6 +101,7 @@ export async function startRouter(config: string): Promise<InProcessRouter> {
     port,
     handler,
     health,
+    deadlines,
     records,
     warnings,
     handlerErrors,
@@ -114,6 +128,9 @@ export async function startRouter(config: string): Promise<InProcessRouter> {
     async close() {
       await server.shutdown();
       client.close();
+      // The shared timer stays armed after its deadlines are cancelled (by design, see
+      // deadlines.ts); a router that is done disarms it.
+      deadlines.clear();
     },
   };
 }

@@ -15,7 +15,14 @@
 import assert from "node:assert/strict";
 import { startFake } from "../fakes/upstream.ts";
 import { within } from "../e2e/helpers.ts";
-import { chainBody, chainConfig, type InProcessRouter, post, startRouter } from "./harness.ts";
+import {
+  chainBody,
+  chainConfig,
+  faultTest,
+  type InProcessRouter,
+  post,
+  startRouter,
+} from "./harness.ts";
 
 const encoder = new TextEncoder();
 
@@ -75,87 +82,99 @@ async function withRouter(
   }
 }
 
-Deno.test("a client that stalls its body gets 408 in the OpenAI envelope once body_timeout_secs has passed", async () => {
-  await withRouter(async (router) => {
-    const body = JSON.stringify(chainBody());
-    const started = performance.now();
-    const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 20 });
-    try {
-      const res = await within(readResponse(conn), 2_000, "no answer to a stalled body");
-      const took = performance.now() - started;
-      assert.ok(took >= 380 && took < 1_000, `answered after ${took.toFixed(0)} ms`);
-      assert.equal(res.status, 408);
-      assert.match(res.headers.get("connection") ?? "", /\bclose\b/);
-      assert.deepEqual(res.body.error, {
-        message:
-          "the request body did not arrive within 0.4s (server.body_timeout_secs); send the body at once, or raise server.body_timeout_secs",
-        type: "invalid_request_error",
-        code: "request_timeout",
-        param: null,
-      });
-      assert.deepEqual(router.records.map((r) => r.status), [408]);
-    } finally {
-      conn.close();
-    }
-    await router.idle();
-  });
-});
-
-Deno.test("a client that stalls its body on /v1/messages gets 408 in Anthropic's envelope", async () => {
-  await withRouter(async (router) => {
-    const body = JSON.stringify({ ...chainBody(), max_tokens: 16 });
-    const conn = await stallingClient(router, "/v1/messages", body, { sent: 20 });
-    try {
-      const res = await within(readResponse(conn), 2_000, "no answer to a stalled body");
-      assert.equal(res.status, 408);
-      assert.equal(res.body.type, "error");
-      assert.equal(res.body.error.type, "api_error");
-      assert.match(res.body.error.message, /did not arrive within 0\.4s/);
-    } finally {
-      conn.close();
-    }
-  });
-});
-
-Deno.test("a large body (over the fast path) that stalls gets 408 at the deadline too", async () => {
-  await withRouter(async (router) => {
-    const body = JSON.stringify(chainBody({ pad: "x".repeat(200_000) }));
-    const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 100_000 });
-    try {
-      const res = await within(readResponse(conn), 2_000, "no answer to a stalled body");
-      assert.equal(res.status, 408);
-      assert.equal(res.body.error.code, "request_timeout");
-    } finally {
-      conn.close();
-    }
-  });
-});
-
-Deno.test("a client that keeps dripping its body is cut at body_timeout_secs: the limit is on the whole body", async () => {
-  await withRouter(async (router) => {
-    const body = JSON.stringify(chainBody());
-    const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 0 });
-    let dripping = true;
-    const drip = (async () => {
-      for (let i = 0; dripping && i < body.length - 1; i++) {
-        await conn.write(encoder.encode(body[i]));
-        await new Promise((resolve) => setTimeout(resolve, 30));
-      }
-    })().catch(() => {});
-    try {
+faultTest(
+  "a client that stalls its body gets 408 in the OpenAI envelope once body_timeout_secs has passed",
+  async () => {
+    await withRouter(async (router) => {
+      const body = JSON.stringify(chainBody());
       const started = performance.now();
-      const res = await within(readResponse(conn), 2_000, "no answer to a dripping body");
-      assert.equal(res.status, 408);
-      assert.ok(performance.now() - started < 800, "the drip kept the request alive");
-    } finally {
-      dripping = false;
-      await drip;
-      conn.close();
-    }
-  });
-});
+      const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 20 });
+      try {
+        const res = await within(readResponse(conn), 2_000, "no answer to a stalled body");
+        const took = performance.now() - started;
+        assert.ok(took >= 380 && took < 1_000, `answered after ${took.toFixed(0)} ms`);
+        assert.equal(res.status, 408);
+        assert.match(res.headers.get("connection") ?? "", /\bclose\b/);
+        assert.deepEqual(res.body.error, {
+          message:
+            "the request body did not arrive within 0.4s (server.body_timeout_secs); send the body at once, or raise server.body_timeout_secs",
+          type: "invalid_request_error",
+          code: "request_timeout",
+          param: null,
+        });
+        assert.deepEqual(router.records.map((r) => r.status), [408]);
+      } finally {
+        conn.close();
+      }
+      await router.idle();
+    });
+  },
+);
 
-Deno.test("a body that arrives in pieces within body_timeout_secs is served as usual", async () => {
+faultTest(
+  "a client that stalls its body on /v1/messages gets 408 in Anthropic's envelope",
+  async () => {
+    await withRouter(async (router) => {
+      const body = JSON.stringify({ ...chainBody(), max_tokens: 16 });
+      const conn = await stallingClient(router, "/v1/messages", body, { sent: 20 });
+      try {
+        const res = await within(readResponse(conn), 2_000, "no answer to a stalled body");
+        assert.equal(res.status, 408);
+        assert.equal(res.body.type, "error");
+        assert.equal(res.body.error.type, "api_error");
+        assert.match(res.body.error.message, /did not arrive within 0\.4s/);
+      } finally {
+        conn.close();
+      }
+    });
+  },
+);
+
+faultTest(
+  "a large body (over the fast path) that stalls gets 408 at the deadline too",
+  async () => {
+    await withRouter(async (router) => {
+      const body = JSON.stringify(chainBody({ pad: "x".repeat(200_000) }));
+      const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 100_000 });
+      try {
+        const res = await within(readResponse(conn), 2_000, "no answer to a stalled body");
+        assert.equal(res.status, 408);
+        assert.equal(res.body.error.code, "request_timeout");
+      } finally {
+        conn.close();
+      }
+    });
+  },
+);
+
+faultTest(
+  "a client that keeps dripping its body is cut at body_timeout_secs: the limit is on the whole body",
+  async () => {
+    await withRouter(async (router) => {
+      const body = JSON.stringify(chainBody());
+      const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 0 });
+      let dripping = true;
+      const drip = (async () => {
+        for (let i = 0; dripping && i < body.length - 1; i++) {
+          await conn.write(encoder.encode(body[i]));
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+      })().catch(() => {});
+      try {
+        const started = performance.now();
+        const res = await within(readResponse(conn), 2_000, "no answer to a dripping body");
+        assert.equal(res.status, 408);
+        assert.ok(performance.now() - started < 800, "the drip kept the request alive");
+      } finally {
+        dripping = false;
+        await drip;
+        conn.close();
+      }
+    });
+  },
+);
+
+faultTest("a body that arrives in pieces within body_timeout_secs is served as usual", async () => {
   await withRouter(async (router) => {
     const body = JSON.stringify(chainBody());
     const conn = await stallingClient(router, "/v1/chat/completions", body, { sent: 10 });
@@ -171,34 +190,37 @@ Deno.test("a body that arrives in pieces within body_timeout_secs is served as u
   }, 1);
 });
 
-Deno.test("clients holding half-sent headers and stalled bodies do not delay a normal request", async () => {
-  await withRouter(async (router) => {
-    const hostile: Deno.TcpConn[] = [];
-    try {
-      for (let i = 0; i < 100; i++) {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: router.port });
-        await conn.write(encoder.encode("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"));
-        hostile.push(conn);
+faultTest(
+  "clients holding half-sent headers and stalled bodies do not delay a normal request",
+  async () => {
+    await withRouter(async (router) => {
+      const hostile: Deno.TcpConn[] = [];
+      try {
+        for (let i = 0; i < 100; i++) {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port: router.port });
+          await conn.write(encoder.encode("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"));
+          hostile.push(conn);
+        }
+        const body = JSON.stringify(chainBody());
+        for (let i = 0; i < 50; i++) {
+          hostile.push(await stallingClient(router, "/v1/chat/completions", body, { sent: 5 }));
+        }
+        // A normal request while all of them hold their connections: answered at once, not after
+        // the 0.4 s body deadline of the stalled ones.
+        const started = performance.now();
+        const health = await fetch(`${router.url}/health`);
+        assert.equal(health.status, 200);
+        await health.body?.cancel();
+        const took = performance.now() - started;
+        assert.ok(took < 300, `a normal request took ${took.toFixed(0)} ms`);
+      } finally {
+        for (const conn of hostile) conn.close();
       }
-      const body = JSON.stringify(chainBody());
-      for (let i = 0; i < 50; i++) {
-        hostile.push(await stallingClient(router, "/v1/chat/completions", body, { sent: 5 }));
-      }
-      // A normal request while all of them hold their connections: answered at once, not after
-      // the 0.4 s body deadline of the stalled ones.
-      const started = performance.now();
-      const health = await fetch(`${router.url}/health`);
-      assert.equal(health.status, 200);
-      await health.body?.cancel();
-      const took = performance.now() - started;
-      assert.ok(took < 300, `a normal request took ${took.toFixed(0)} ms`);
-    } finally {
-      for (const conn of hostile) conn.close();
-    }
-  });
-});
+    });
+  },
+);
 
-Deno.test("a normal chat request is served while slow clients stall beside it", async () => {
+faultTest("a normal chat request is served while slow clients stall beside it", async () => {
   const ollama = await startFake({ kind: "ollama" });
   const router = await startRouter(chainConfig([
     { id: "ollama", apiBase: ollama.apiBase, model: "llama3.1" },
