@@ -136,7 +136,12 @@ faultTest(
           `the flooding upstream stalled ${kib(ahead)} ahead of the client: ${kib(inKernel)} in ` +
             `socket buffers, ${kib(held)} held in user space`,
         );
-        assert.ok(held < USERSPACE_LIMIT_BYTES, `${kib(held)} held in user space`);
+        assert.ok(
+          held < USERSPACE_LIMIT_BYTES,
+          `${kib(held)} held in user space (${kib(ahead)} ahead, ${
+            kib(inKernel)
+          } in socket buffers)`,
+        );
       }
       const aborted = ollama.nextAbort();
       conn.close();

@@ -160,46 +160,79 @@ export function sseEvents(text: string): string[] {
   return text.split(/\n\n+/).map((e) => e.trim()).filter((e) => e !== "");
 }
 
-/** TCP states in /proc/net/tcp that hold a socket (everything but LISTEN and TIME_WAIT). */
+/** TCP states in /proc/net/tcp that hold no socket of interest. */
 const LISTEN = "0A";
 const TIME_WAIT = "06";
 
+const STATE_NAMES: Record<string, string> = {
+  "01": "ESTABLISHED",
+  "02": "SYN_SENT",
+  "03": "SYN_RECV",
+  "04": "FIN_WAIT1",
+  "05": "FIN_WAIT2",
+  "07": "CLOSE",
+  "08": "CLOSE_WAIT",
+  "09": "LAST_ACK",
+  "0B": "CLOSING",
+};
+
+interface TcpEntry {
+  localPort: number;
+  remotePort: number;
+  state: string;
+  /** send queue + receive queue, bytes */
+  queued: number;
+}
+
+/**
+ * The machine's TCP sockets from /proc/net/tcp{,6}, keyed by their two addresses. The file is
+ * read three times and merged: it is not a snapshot, and on a busy machine (another test suite
+ * opening and closing sockets) one reading can skip entries. Linux only: undefined elsewhere.
+ */
+async function tcpTable(): Promise<Map<string, TcpEntry> | undefined> {
+  if (Deno.build.os !== "linux") return undefined;
+  const table = new Map<string, TcpEntry>();
+  for (let round = 0; round < 3; round++) {
+    for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(file);
+      } catch {
+        continue;
+      }
+      for (const line of text.split("\n").slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length < 5) continue;
+        const [tx, rx] = cols[4].split(":").map((h) => parseInt(h, 16));
+        const entry = {
+          localPort: parseInt(cols[1].split(":")[1], 16),
+          remotePort: parseInt(cols[2].split(":")[1], 16),
+          state: cols[3],
+          queued: tx + rx,
+        };
+        const key = `${cols[1]} ${cols[2]}`;
+        const seen = table.get(key);
+        if (!seen || entry.queued > seen.queued) table.set(key, entry);
+      }
+    }
+  }
+  return table;
+}
+
 /**
  * TCP connections open on this machine whose local port is `port` (the server side of each
- * connection to it), by state name, from /proc/net/tcp. Linux only: undefined elsewhere.
+ * connection to it), by state name. Linux only: undefined elsewhere.
  */
 export async function serverSideConnections(
   port: number,
 ): Promise<Record<string, number> | undefined> {
-  if (Deno.build.os !== "linux") return undefined;
-  const names: Record<string, string> = {
-    "01": "ESTABLISHED",
-    "02": "SYN_SENT",
-    "03": "SYN_RECV",
-    "04": "FIN_WAIT1",
-    "05": "FIN_WAIT2",
-    "07": "CLOSE",
-    "08": "CLOSE_WAIT",
-    "09": "LAST_ACK",
-    "0B": "CLOSING",
-  };
+  const table = await tcpTable();
+  if (!table) return undefined;
   const out: Record<string, number> = {};
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 4) continue;
-      const localPort = parseInt(cols[1].split(":")[1], 16);
-      const state = cols[3];
-      if (localPort !== port || state === LISTEN || state === TIME_WAIT) continue;
-      const name = names[state] ?? state;
-      out[name] = (out[name] ?? 0) + 1;
-    }
+  for (const e of table.values()) {
+    if (e.localPort !== port || e.state === LISTEN || e.state === TIME_WAIT) continue;
+    const name = STATE_NAMES[e.state] ?? e.state;
+    out[name] = (out[name] ?? 0) + 1;
   }
   return out;
 }
@@ -249,29 +282,16 @@ export function chainBody(extra: Record<string, unknown> = {}) {
 }
 
 /**
- * Bytes waiting in kernel socket buffers (send and receive queues, /proc/net/tcp) on every TCP
- * connection that has one of `ports` at either end. Linux only: undefined elsewhere.
+ * Bytes waiting in kernel socket buffers (send and receive queues) on every TCP connection that
+ * has one of `ports` at either end. Linux only: undefined elsewhere.
  */
 export async function queuedBytes(ports: number[]): Promise<number | undefined> {
-  if (Deno.build.os !== "linux") return undefined;
+  const table = await tcpTable();
+  if (!table) return undefined;
   const wanted = new Set(ports);
   let sum = 0;
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 5) continue;
-      const local = parseInt(cols[1].split(":")[1], 16);
-      const remote = parseInt(cols[2].split(":")[1], 16);
-      if (!wanted.has(local) && !wanted.has(remote)) continue;
-      const [tx, rx] = cols[4].split(":").map((h) => parseInt(h, 16));
-      sum += tx + rx;
-    }
+  for (const e of table.values()) {
+    if (wanted.has(e.localPort) || wanted.has(e.remotePort)) sum += e.queued;
   }
   return sum;
 }
