@@ -66,6 +66,9 @@ function manualDeadlines() {
     get size() {
       return pending.size;
     },
+    clear() {
+      pending.clear();
+    },
   };
   const fireAll = () => {
     for (const d of [...pending]) {
