@@ -17,7 +17,11 @@ faultTest(
       { id: "ollama", apiBase: ollama.apiBase, model: "llama3.1" },
     ]));
     try {
-      const res = await post(router, "/v1/chat/completions", chainBody());
+      const res = await within(
+        post(router, "/v1/chat/completions", chainBody()),
+        3_000,
+        "no answer",
+      );
       assert.equal(res.status, 200);
       assert.equal((await res.json()).choices[0].message.content, "Hello from ollama");
       assert.equal(res.headers.get("x-bitrouter-provider"), "ollama");
@@ -38,7 +42,11 @@ faultTest(
       { id: "down", apiBase: await refusedApiBase(), model: "llama3.1" },
     ]));
     try {
-      const res = await post(router, "/v1/chat/completions", chainBody());
+      const res = await within(
+        post(router, "/v1/chat/completions", chainBody()),
+        3_000,
+        "no answer",
+      );
       assert.equal(res.status, 502);
       assert.equal(res.headers.get("x-bitrouter-attempts"), "1");
       assert.equal(res.headers.get("x-bitrouter-provider"), null);
@@ -67,7 +75,11 @@ faultTest(
     ], { timeouts: "first_byte_secs: 0.3, idle_secs: 2" }));
     try {
       const aborted = hung.nextAbort();
-      const res = await post(router, "/v1/chat/completions", chainBody());
+      const res = await within(
+        post(router, "/v1/chat/completions", chainBody()),
+        3_000,
+        "no answer",
+      );
       assert.equal(res.status, 200);
       await res.body?.cancel();
       assert.equal(res.headers.get("x-bitrouter-provider"), "next");
@@ -102,7 +114,11 @@ faultTest(
       { id: "b", apiBase: b.apiBase, model: "llama3.1" },
     ], { timeouts: "first_byte_secs: 0.2, idle_secs: 2" }));
     try {
-      const res = await post(router, "/v1/chat/completions", chainBody());
+      const res = await within(
+        post(router, "/v1/chat/completions", chainBody()),
+        3_000,
+        "no answer",
+      );
       assert.equal(res.status, 504);
       assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
       const { error } = await res.json();

@@ -126,8 +126,16 @@ export async function startRouter(config: string): Promise<InProcessRouter> {
       }
     },
     async close() {
-      await server.shutdown();
-      client.close();
+      // Graceful, but bounded: a test that failed may leave a response that never ends, and its
+      // own failure must be reported, not turned into a hang (the sanitizers then report what
+      // was left open).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<"stuck">((resolve) => {
+        timer = setTimeout(() => resolve("stuck"), 2_000);
+      });
+      const ended = await Promise.race([server.shutdown().then(() => "done" as const), stuck]);
+      clearTimeout(timer);
+      if (ended === "done") client.close();
       // The shared timer stays armed after its deadlines are cancelled (by design, see
       // deadlines.ts); a router that is done disarms it.
       deadlines.clear();

@@ -192,13 +192,15 @@ faultTest(
 );
 
 faultTest(
-  "401 from one endpoint of a chain: the next is tried with its own key; the client's credentials reach neither",
+  "401 from one endpoint of a chain: the next is tried; the client's credentials reach neither",
   async () => {
+    // `a` has an expired key; `b` is a local server that needs none, so nothing would hide a
+    // client Authorization header passed through to it.
     const a = await startFake({ kind: "openai", apiKey: "sk-a-right" });
-    const b = await startFake({ kind: "openai", apiKey: "sk-b" });
+    const b = await startFake({ kind: "ollama" });
     const router = await startRouter(chainConfig([
       { id: "a", apiBase: a.apiBase, model: "gpt-4o-mini", extra: "api_key: sk-a-expired" },
-      { id: "b", apiBase: b.apiBase, model: "gpt-4o-mini", extra: "api_key: sk-b" },
+      { id: "b", apiBase: b.apiBase, model: OLLAMA_MODEL },
     ]));
     const secrets = ["client-bearer-secret", "client-x-api-key-secret", "client-cookie-secret"];
     try {
@@ -213,8 +215,9 @@ faultTest(
       assert.equal(res.headers.get("x-bitrouter-provider"), "b");
       assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
       await res.body?.cancel();
+      assert.equal(a.requests.length, 1);
       assert.equal(a.requests[0].headers.get("authorization"), "Bearer sk-a-expired");
-      assert.equal(b.requests[0].headers.get("authorization"), "Bearer sk-b");
+      assert.equal(b.requests[0].headers.get("authorization"), null);
       for (const r of [...a.requests, ...b.requests]) {
         for (const [name, value] of r.headers) {
           for (const secret of secrets) {

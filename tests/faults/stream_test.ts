@@ -26,7 +26,7 @@ faultTest(
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("x-bitrouter-provider"), "silent");
       assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-      const text = await res.text();
+      const text = await within(res.text(), 3_000, "the stream never ended");
       const took = performance.now() - started;
       assert.ok(took >= 280 && took < 1_000, `the stream ended after ${took.toFixed(0)} ms`);
       const events = sseEvents(text);
@@ -57,7 +57,11 @@ faultTest(
       { id: "next", apiBase: next.apiBase, model: OLLAMA_MODEL },
     ], { timeouts: "first_byte_secs: 2, idle_secs: 0.3" }));
     try {
-      const res = await post(router, "/v1/chat/completions", chainBody());
+      const res = await within(
+        post(router, "/v1/chat/completions", chainBody()),
+        3_000,
+        "no answer",
+      );
       assert.equal(res.status, 200);
       assert.equal((await res.json()).choices[0].message.content, "Hello from ollama");
       assert.equal(res.headers.get("x-bitrouter-provider"), "next");
@@ -85,7 +89,7 @@ faultTest(
     try {
       const res = await post(router, "/v1/chat/completions", chainBody({ stream: true }));
       assert.equal(res.status, 200);
-      const events = sseEvents(await res.text());
+      const events = sseEvents(await within(res.text(), 3_000, "the stream never ended"));
       assert.equal(events.length, 3, events.join("\n"));
       assert.deepEqual(
         events.slice(0, 2).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content),
@@ -121,7 +125,7 @@ faultTest(
         messages: [{ role: "user", content: "hi" }],
       });
       assert.equal(res.status, 200);
-      const events = sseEvents(await res.text());
+      const events = sseEvents(await within(res.text(), 3_000, "the stream never ended"));
       const names = events.map((e) => e.match(/^event: (.+)$/m)?.[1]);
       assert.equal(names[0], "message_start");
       assert.ok(names.includes("content_block_delta"), names.join(", "));
@@ -182,7 +186,7 @@ faultTest(
       const aborted = ollama.nextAbort();
       const started = performance.now();
       const res = await post(router, "/v1/chat/completions", chainBody({ stream: true }));
-      const text = await res.text();
+      const text = await within(res.text(), 3_000, "the stream never ended");
       const took = performance.now() - started;
       assert.ok(took < 800, `ended after ${took.toFixed(0)} ms`);
       assert.ok(text.startsWith('d\n\ndata: {"error":'), JSON.stringify(text));
@@ -207,7 +211,7 @@ faultTest(
     try {
       const started = performance.now();
       const res = await post(router, "/v1/chat/completions", chainBody({ stream: true }));
-      const text = await res.text();
+      const text = await within(res.text(), 3_000, "the stream never ended");
       const took = performance.now() - started;
       assert.ok(took >= 480 && took < 1_000, `ended after ${took.toFixed(0)} ms`);
       const cut = text.indexOf('\n\ndata: {"error":');
@@ -231,7 +235,11 @@ faultTest("a whole answer dripping past idle_secs fails over to the next endpoin
     { id: "next", apiBase: next.apiBase, model: OLLAMA_MODEL },
   ], { timeouts: "first_byte_secs: 2, idle_secs: 0.3" }));
   try {
-    const res = await post(router, "/v1/chat/completions", chainBody());
+    const res = await within(
+      post(router, "/v1/chat/completions", chainBody()),
+      3_000,
+      "no answer",
+    );
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-bitrouter-provider"), "next");
     assert.equal(res.headers.get("x-bitrouter-attempts"), "2");
