@@ -426,6 +426,7 @@ function buildConfig(
       allowOpen: s.allow_open ?? false,
       logLevel: s.log_level ?? DEFAULT_SERVER.logLevel,
       maxBodyBytes: Math.floor((s.max_body_mb ?? 32) * 1024 * 1024),
+      bodyTimeoutSecs: s.body_timeout_secs ?? DEFAULT_SERVER.bodyTimeoutSecs,
       shutdownGraceSecs: s.shutdown_grace_secs ?? DEFAULT_SERVER.shutdownGraceSecs,
       watch: s.watch ?? DEFAULT_SERVER.watch,
     },

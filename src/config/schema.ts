@@ -92,6 +92,7 @@ export const ServerSchema = z.object({
   max_body_mb: numeric(z.number().positive()).optional(),
   shutdown_grace_secs: numeric(z.number().nonnegative()).optional(),
   watch: z.boolean().optional(),
+  body_timeout_secs: seconds.optional(),
 });
 
 /** The `health:` block. */

@@ -84,6 +84,8 @@ export interface ServerSettings {
   allowOpen: boolean;
   logLevel: LogLevel;
   maxBodyBytes: number;
+  /** How long a client may take to send its whole request body (slowloris); then 408. */
+  bodyTimeoutSecs: number;
   /** On SIGTERM/SIGINT, how long running requests may finish before their streams are ended. */
   shutdownGraceSecs: number;
   /** Reload when the config file changes (SPEC §2.4), not only on SIGHUP. */
@@ -145,6 +147,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   allowOpen: false,
   logLevel: "info",
   maxBodyBytes: 32 * 1024 * 1024,
+  bodyTimeoutSecs: 30,
   shutdownGraceSecs: 30,
   watch: true,
 };

@@ -18,7 +18,7 @@ export function errorMessageOf(status: number, body: unknown): string {
 
 /**
  * The message an upstream error body (parsed JSON, or text) carries, if any: an HTML page is
- * reduced to its text, and long text is cut at MAX_TEXT characters.
+ * reduced to its title or visible text, and long text is cut at MAX_TEXT characters.
  */
 export function upstreamMessageOf(body: unknown): string | undefined {
   if (isRecord(body)) {
@@ -27,11 +27,24 @@ export function upstreamMessageOf(body: unknown): string | undefined {
       nonBlank(body.message) ?? detailOf(body.detail);
   }
   if (typeof body !== "string") return undefined;
-  let text = body.trim();
-  // A page's markup says nothing to the user; its text (title, heading) does.
-  if (text.startsWith("<")) text = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  const text = pageText(body).replace(/\s+/g, " ").trim();
   if (text === "") return undefined;
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
+}
+
+/**
+ * An HTML page (a proxy's or framework's error page) by its `<title>`, or else its visible text
+ * without scripts and styles — never markup, CSS or JavaScript; any other text as it is.
+ */
+function pageText(text: string): string {
+  if (!/<(!doctype|html|head|body|title|h1|p|div|pre)\b/i.test(text)) return text;
+  const title = text.match(/<title[^>]*>([\s\S]*?)<\/title>/i)?.[1];
+  const visible = title?.trim() ? title : text
+    .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, " ")
+    .replace(/<!--[\s\S]*?-->/g, " ");
+  return visible.replace(/<[^>]*>/g, " ")
+    .replace(/&nbsp;/g, " ").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'").replace(/&amp;/g, "&");
 }
 
 /** The value when it is a string with something in it. */

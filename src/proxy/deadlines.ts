@@ -11,6 +11,11 @@ export interface Deadlines {
   cancel(d: Deadline | undefined): void;
   /** How many are pending (for tests and leak checks). */
   readonly size: number;
+  /**
+   * Forgets every deadline and disarms the timer, which `cancel` leaves armed: for an owner that
+   * is done with them (a test checking for leaked timers, a server that has stopped).
+   */
+  clear(): void;
 }
 
 /**
@@ -60,6 +65,12 @@ export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
     },
     get size() {
       return pending.size;
+    },
+    clear() {
+      pending.clear();
+      clearTimeout(timer);
+      timer = undefined;
+      armedFor = Infinity;
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   describeFetchError,
   formatAttempt,
   isRetryable,
+  readableErrorText,
 } from "./failover.ts";
 import { type BodyOutcome, guardSse, TimeLimitError } from "./guard_stream.ts";
 import type { Deadlines } from "./deadlines.ts";
@@ -17,8 +18,6 @@ import { type HealthBook, retryAfterSecs } from "../routing/health.ts";
 import { SseTranslator } from "./sse_translate.ts";
 import { SsePassthrough } from "./sse_passthrough.ts";
 import { translationFor } from "../protocols/registry.ts";
-import { upstreamMessageOf } from "../protocols/error_message.ts";
-import { parseJson } from "../protocols/narrow.ts";
 import {
   type Translation,
   type TranslationContext,
@@ -473,7 +472,7 @@ async function probeConnect(url: string, connectSecs: number, upstream: AbortCon
   }
 }
 
-/** A short reason from an upstream error body (see upstreamMessageOf), else its status text. */
+/** A short reason from an upstream error body (see readableErrorText), else its status text. */
 async function upstreamErrorDetail(
   res: Response,
   upstream: AbortController,
@@ -489,8 +488,7 @@ async function upstreamErrorDetail(
   } finally {
     deadlines.cancel(deadline);
   }
-  // Several attempts share one all-failed message: each gets a line's worth.
-  return (upstreamMessageOf(parseJson(text) ?? text) ?? res.statusText).slice(0, 300);
+  return readableErrorText(text, res.status) || res.statusText;
 }
 
 /**

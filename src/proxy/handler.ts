@@ -1,11 +1,11 @@
 import type { RouteTable } from "../routing/route_table.ts";
 import { NoRouteError, resolveCandidates, routableModels } from "../routing/resolve.ts";
 import { FallbackError, withFallbacks } from "../routing/fallbacks.ts";
-import { BodyTooLargeError, readBodyLimited } from "./body.ts";
+import { BodyTimeoutError, BodyTooLargeError, readBodyLimited } from "./body.ts";
 import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
 import { isAuthorized } from "./auth.ts";
-import { createDeadlines } from "./deadlines.ts";
+import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { HealthBook } from "../routing/health.ts";
 import { VERSION } from "../version.ts";
 import { estimateTokens } from "../protocols/messages/count_tokens.ts";
@@ -36,6 +36,8 @@ export interface HandlerOptions extends Omit<ForwardDeps, "deadlines" | "health"
   startedAtSecs?: number;
   /** Endpoint health to share (e.g. across a reload's new handler); default: a new book. */
   health?: HealthBook;
+  /** The shared timer of every time limit; default: a new one. Its owner may `clear()` it. */
+  deadlines?: Deadlines;
 }
 
 /** A web-standard request handler for one config: `(Request) => Promise<Response>` (STYLE). */
@@ -51,7 +53,7 @@ export function createHandler(options: HandlerOptions): Handler {
     fetch: options.fetch,
     now: options.now,
     log,
-    deadlines: createDeadlines(options.now),
+    deadlines: options.deadlines ?? createDeadlines(options.now),
     health,
     drain: options.drain,
   };
@@ -155,8 +157,21 @@ export function createHandler(options: HandlerOptions): Handler {
     }
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await readBodyLimited(request, server.maxBodyBytes);
+      bytes = await readBodyLimited(request, server.maxBodyBytes, {
+        deadlines: deps.deadlines,
+        at: startedAt + server.bodyTimeoutSecs * 1000,
+        secs: server.bodyTimeoutSecs,
+      });
     } catch (e) {
+      if (e instanceof BodyTimeoutError) {
+        // `connection: close`: the rest of a stalled body must not be read as the next request.
+        return fail(style, {
+          status: 408,
+          type: "invalid_request_error",
+          code: "request_timeout",
+          message: `${e.message}; send the body at once, or raise server.body_timeout_secs`,
+        }, { connection: "close" });
+      }
       if (e instanceof BodyTooLargeError) {
         return fail(style, {
           status: 413,

@@ -24,6 +24,18 @@ Deno.test("an empty file is a valid config with loopback defaults", () => {
   assert.deepEqual(c.providers, []);
 });
 
+Deno.test("server.body_timeout_secs defaults to 30 and must be a positive number of seconds", () => {
+  assert.equal(load("").server.bodyTimeoutSecs, 30);
+  assert.equal(load("server: { body_timeout_secs: 2.5 }").server.bodyTimeoutSecs, 2.5);
+  assert.throws(
+    () => load("server:\n  body_timeout_secs: 0\n"),
+    /:2:\d+: server\.body_timeout_secs: expected a positive number of seconds/,
+  );
+  const uncommented = initTemplate().replace("# body_timeout_secs: 30", "body_timeout_secs: 30");
+  assert.notEqual(uncommented, initTemplate(), "the template does not mention body_timeout_secs");
+  assert.equal(load(uncommented).server.bodyTimeoutSecs, 30);
+});
+
 Deno.test("the init template loads and validates as written", () => {
   const c = load(initTemplate());
   assert.deepEqual(c.warnings, []);

@@ -27,7 +27,15 @@ export type Fault =
   /** streaming: send N SSE events, then kill the body with an error (no [DONE]) */
   | { type: "die_after"; chunks: number }
   /** streaming: send N SSE events, then go silent forever (until aborted) */
-  | { type: "stall_after"; chunks: number };
+  | { type: "stall_after"; chunks: number }
+  /** send 200 and the headers of the answer asked for (SSE or JSON), then nothing, ever */
+  | { type: "headers_then_silence" }
+  /** send the answer (streamed or whole) one byte at a time, `intervalMs` apart */
+  | { type: "drip"; intervalMs: number }
+  /** streaming: SSE events of about `eventBytes` (default 1024) each, without end, as fast as read */
+  | { type: "flood"; eventBytes?: number }
+  /** the usual answer (streamed or whole), gzip-encoded with `content-encoding: gzip` */
+  | { type: "gzip" };
 
 export interface RecordedRequest {
   method: string;
@@ -39,6 +47,12 @@ export interface RecordedRequest {
   at: number;
   /** performance.now() when the fake saw the client go away mid-request, if it did */
   abortedAt?: number;
+  /**
+   * Bytes of a streamed, dripped, flooded or silent answer handed to the runtime so far (the
+   * runtime asks for more only as the connection drains), and performance.now() at each piece.
+   */
+  sentBytes?: number;
+  sentAt?: number[];
 }
 
 export interface FakeUpstreamOptions {
@@ -81,6 +95,10 @@ export interface FakeUpstream {
   /** url + "/v1" */
   readonly apiBase: string;
   readonly requests: RecordedRequest[];
+  /** TCP connections open to the fake right now (from BitRouter's connection pool, or a test) */
+  readonly connections: number;
+  /** The port of the HTTP server behind the relay (for tests that look at socket queues). */
+  readonly innerPort: number;
   /** applies to the requests that arrive after it is set */
   fault: Fault;
   /**
@@ -144,6 +162,7 @@ class Fake implements FakeUpstream {
   fault: Fault = { type: "none" };
   url = "";
   apiBase = "";
+  innerPort = 0;
 
   readonly #models: string[];
   readonly #apiKey: string | undefined;
@@ -195,6 +214,7 @@ class Fake implements FakeUpstream {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.#port });
     this.url = `http://127.0.0.1:${this.#listener.addr.port}`;
     this.apiBase = `${this.url}/v1`;
+    this.innerPort = inner.port;
     this.#accepting = this.#accept(this.#listener, inner.port);
   }
 
@@ -236,6 +256,10 @@ class Fake implements FakeUpstream {
     ]);
     this.#gone.delete(key);
     this.#conns.delete(conns);
+  }
+
+  get connections(): number {
+    return this.#conns.size;
   }
 
   nextAbort(): Promise<number> {
@@ -309,6 +333,13 @@ class Fake implements FakeUpstream {
       return new Response(null, { status: 503 });
     }
     if (fault.type === "status") return this.#statusFault(fault);
+    if (fault.type === "headers_then_silence") {
+      const streamed = (record.body as { stream?: unknown } | null)?.stream === true;
+      return this.#pieces(() => undefined, record, clientGone, {
+        contentType: streamed ? "text/event-stream" : "application/json",
+        stallAt: 0,
+      });
+    }
 
     if (this.#needsKey(url.pathname) && !this.#authorized(request.headers)) {
       return this.#unauthorized(request.headers);
@@ -451,7 +482,17 @@ class Fake implements FakeUpstream {
         : this.#completionEvents(model, options?.include_usage === true);
       return this.#stream(events, record, signal, fault);
     }
-    return json(chat ? this.#chatCompletion(model) : this.#textCompletion(model));
+    const answer = chat ? this.#chatCompletion(model) : this.#textCompletion(model);
+    if (fault.type === "drip" || fault.type === "gzip") {
+      const bytes = encoder.encode(JSON.stringify(answer));
+      const pieces = fault.type === "drip" ? [...bytes].map((b) => Uint8Array.of(b)) : [bytes];
+      return this.#pieces((i) => pieces[i], record, signal, {
+        contentType: "application/json",
+        delayMs: fault.type === "drip" ? fault.intervalMs : 0,
+        gzip: fault.type === "gzip",
+      });
+    }
+    return json(answer);
   }
 
   // --- models ---
@@ -673,25 +714,71 @@ class Fake implements FakeUpstream {
     signal: AbortSignal,
     fault: Fault,
   ): Response {
-    const delayMs = this.#chunkDelayMs;
-    const dieAfter = fault.type === "die_after" ? fault.chunks : undefined;
-    const stallAfter = fault.type === "stall_after" ? fault.chunks : undefined;
+    let piece: (i: number) => Uint8Array | undefined = (i) =>
+      i < events.length ? encoder.encode(events[i]) : undefined;
+    if (fault.type === "drip") {
+      const bytes = encoder.encode(events.join(""));
+      piece = (i) => i < bytes.length ? bytes.subarray(i, i + 1) : undefined;
+    } else if (fault.type === "flood") {
+      const filler = "x".repeat(Math.max(0, (fault.eventBytes ?? 1024) - 120));
+      const head = this.#envelope("chat.completion.chunk", "flood");
+      piece = (i) =>
+        encoder.encode(
+          `data: ${
+            JSON.stringify({
+              ...head,
+              choices: [{ index: 0, delta: { content: `${i}${filler}` } }],
+            })
+          }\n\n`,
+        );
+    }
+    return this.#pieces(piece, record, signal, {
+      contentType: this.kind === "ollama"
+        ? "text/event-stream"
+        : "text/event-stream; charset=utf-8",
+      delayMs: fault.type === "drip" ? fault.intervalMs : this.#chunkDelayMs,
+      dieAt: fault.type === "die_after" ? fault.chunks : undefined,
+      stallAt: fault.type === "stall_after" ? fault.chunks : undefined,
+      gzip: fault.type === "gzip",
+    });
+  }
+
+  /**
+   * A body of pieces handed over one per pull (highWaterMark 0: only as fast as the connection
+   * drains), `delayMs` apart, recording what was sent; it may break off (`dieAt`) or fall silent
+   * (`stallAt`) after that many pieces.
+   */
+  #pieces(
+    piece: (i: number) => Uint8Array | undefined,
+    record: RecordedRequest,
+    signal: AbortSignal,
+    o: {
+      contentType: string;
+      delayMs?: number;
+      dieAt?: number;
+      stallAt?: number;
+      gzip?: boolean;
+    },
+  ): Response {
+    const delayMs = o.delayMs ?? 0;
     const cancelled = new AbortController();
     const gone = AbortSignal.any([signal, cancelled.signal]);
     const onGone = () => this.#markAborted(record);
     gone.addEventListener("abort", onGone, { once: true });
     const done = () => gone.removeEventListener("abort", onGone);
+    record.sentBytes = 0;
+    record.sentAt = [];
     let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
+    let body: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        if (sent === stallAfter) {
+        if (sent === o.stallAt) {
           await this.#wait(Infinity, record, gone);
           done();
           // Only reached when the fake closes (or the client left): end it as a broken stream.
           controller.error(new Error("fake upstream stalled"));
           return;
         }
-        if (sent === dieAfter) {
+        if (sent === o.dieAt) {
           done();
           controller.error(new Error("fake upstream died mid-stream"));
           return;
@@ -701,14 +788,17 @@ class Fake implements FakeUpstream {
           controller.error(new Error("stream abandoned"));
           return;
         }
-        if (sent === events.length) {
+        const next = piece(sent);
+        if (next === undefined) {
           done();
           controller.close();
           return;
         }
         try {
-          controller.enqueue(encoder.encode(events[sent]));
+          controller.enqueue(next);
           sent += 1;
+          record.sentBytes! += next.length;
+          record.sentAt!.push(performance.now());
         } catch {
           this.#markAborted(record);
           done();
@@ -719,12 +809,14 @@ class Fake implements FakeUpstream {
         cancelled.abort();
       },
     }, { highWaterMark: 0 });
-    const headers: Record<string, string> = {
-      "content-type": this.kind === "ollama"
-        ? "text/event-stream"
-        : "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-    };
+    const headers: Record<string, string> = { "content-type": o.contentType };
+    if (o.contentType.startsWith("text/event-stream")) headers["cache-control"] = "no-cache";
+    if (o.gzip) {
+      body = body.pipeThrough(
+        new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+      );
+      headers["content-encoding"] = "gzip";
+    }
     if (this.kind === "openai") headers["x-request-id"] = `req_${this.#id("sse")}`;
     return new Response(body, { status: 200, headers });
   }

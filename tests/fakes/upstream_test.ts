@@ -638,3 +638,70 @@ Deno.test("scripted tool calls stream as the openai SDK assembles them", async (
     await fake.close();
   }
 });
+
+Deno.test("headers_then_silence sends the answer's headers, then no byte until the client leaves", async () => {
+  const fake = await startFake({ kind: "ollama" });
+  fake.fault = { type: "headers_then_silence" };
+  try {
+    const controller = new AbortController();
+    const res = await post(
+      `${fake.apiBase}/chat/completions`,
+      { model: "llama3.1", messages: [], stream: true },
+      { signal: controller.signal },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const reader = res.body!.getReader();
+    const first = reader.read().then(() => "a byte", () => "aborted");
+    const quiet = await Promise.race([
+      first,
+      new Promise((resolve) => setTimeout(() => resolve("quiet"), 100)),
+    ]);
+    assert.equal(quiet, "quiet");
+    const aborted = fake.nextAbort();
+    controller.abort();
+    assert.equal(await first, "aborted");
+    await within(aborted, 1_000, "the fake never saw the client leave");
+    assert.equal(fake.requests[0].sentBytes, 0);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("drip sends the answer one byte per piece, the given interval apart", async () => {
+  const fake = await startFake({ kind: "ollama" });
+  fake.fault = { type: "drip", intervalMs: 5 };
+  try {
+    const res = await post(`${fake.apiBase}/chat/completions`, {
+      model: "llama3.1",
+      messages: [],
+    });
+    const body = await res.json();
+    assert.equal(body.choices[0].message.content, "Hello from ollama");
+    const { sentAt, sentBytes } = fake.requests[0];
+    assert.equal(sentAt!.length, sentBytes);
+    assert.ok(sentAt!.at(-1)! - sentAt![0] >= (sentBytes! - 1) * 4, "pieces were not paced");
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("gzip answers with content-encoding: gzip, plain and streamed alike", async () => {
+  const fake = await startFake({ kind: "ollama" });
+  fake.fault = { type: "gzip" };
+  try {
+    for (const stream of [false, true]) {
+      const res = await post(`${fake.apiBase}/chat/completions`, {
+        model: "llama3.1",
+        messages: [],
+        stream,
+      });
+      // fetch decodes it (and keeps the header): what arrives is the usual answer.
+      assert.equal(res.headers.get("content-encoding"), "gzip");
+      const text = await res.text();
+      assert.match(text, stream ? /data: \[DONE\]/ : /"Hello from ollama"/);
+    }
+  } finally {
+    await fake.close();
+  }
+});

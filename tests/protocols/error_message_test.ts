@@ -16,11 +16,14 @@ Deno.test("an upstream error's message is found in every envelope servers use", 
   for (const [body, message] of cases) assert.equal(upstreamMessageOf(body), message);
 });
 
-Deno.test("an HTML error page is reduced to its text; other text keeps its angle brackets", () => {
+Deno.test("an HTML error page is reduced to its title or text; other text keeps its angle brackets", () => {
   const page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" +
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n" +
     "</html>\r\n";
-  assert.equal(upstreamMessageOf(page), "502 Bad Gateway 502 Bad Gateway nginx/1.22.1");
+  assert.equal(upstreamMessageOf(page), "502 Bad Gateway");
+  const untitled =
+    "<html><body><h1>Service Unavailable</h1><p>Try again &amp; wait.</p></body></html>";
+  assert.equal(upstreamMessageOf(untitled), "Service Unavailable Try again & wait.");
   assert.equal(upstreamMessageOf("expected <model> in the body"), "expected <model> in the body");
 });
 

@@ -15,6 +15,7 @@ function setup(clock = 0) {
     get size() {
       return pending.size;
     },
+    clear: () => pending.clear(),
   };
   const client = new AbortController();
   let reads = 0;

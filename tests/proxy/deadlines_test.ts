@@ -28,3 +28,16 @@ Deno.test("an earlier deadline added later re-arms the shared timer", async () =
   d.cancel(late);
   assert.equal(d.size, 0);
 });
+
+Deno.test({
+  name: "clear() forgets every deadline and leaves no timer running",
+  sanitizeOps: true,
+  fn() {
+    const d = createDeadlines(() => performance.now(), 5);
+    d.add(performance.now() + 60_000, () => assert.fail("must not fire"));
+    const cancelled = d.add(performance.now() + 30_000, () => assert.fail("must not fire"));
+    d.cancel(cancelled);
+    d.clear();
+    assert.equal(d.size, 0);
+  },
+});
