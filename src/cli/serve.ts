@@ -93,12 +93,11 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     drain,
   });
 
-  let httpServer: Deno.HttpServer<Deno.NetAddr>;
-  const ready = Promise.withResolvers<Deno.NetAddr>();
-  try {
-    httpServer = Deno.serve({
+  const listen = (port: number) => {
+    const ready = Promise.withResolvers<Deno.NetAddr>();
+    const httpServer = Deno.serve({
       hostname: server.hostname,
-      port: server.port,
+      port,
       onListen: (addr) => ready.resolve(addr),
       onError: (e) => {
         log.error("unexpected error while handling a request", { error: String(e) });
@@ -109,6 +108,11 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
         });
       },
     }, handler);
+    return { httpServer, ready: ready.promise };
+  };
+  let started;
+  try {
+    started = listen(server.port);
   } catch (e) {
     await live.close();
     if (e instanceof Deno.errors.AddrInUse) {
@@ -125,7 +129,8 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     }
     throw e;
   }
-  const addr = await ready.promise;
+  let httpServer = started.httpServer;
+  const addr = await started.ready;
   // Listening before the ready line, so a signal sent as soon as it is printed is handled.
   const stops = stopSignals();
   // SIGHUP reloads (SPEC §2.4); while draining it is only noted, since the default action of an
@@ -149,7 +154,44 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
 
   live.start();
 
-  const signal = await Promise.race([stops.first, httpServer.finished.then(() => "")]);
+  let signal: string;
+  for (;;) {
+    const outcome = await Promise.race([
+      stops.first,
+      httpServer.finished.then(
+        () => "",
+        (e: unknown) => e instanceof Error ? e : new Error(String(e)),
+      ),
+    ]);
+    if (typeof outcome === "string") {
+      signal = outcome;
+      break;
+    }
+    // Deno.serve's accept loop ends for good on an error such as EMFILE (every file descriptor
+    // held, e.g. by clients that never finish their headers); without this the process would
+    // exit. Running requests are unaffected; new connections wait for the new listener.
+    log.error(
+      `stopped accepting connections: ${outcome.message}; listening again in ${
+        RELISTEN_MS / 1000
+      }s (if it says too many open files, raise the limit: LimitNOFILE in the systemd unit, ulimit -n in a shell)`,
+    );
+    const pause = delay(RELISTEN_MS);
+    const stop = await Promise.race([stops.first, pause.promise.then(() => "")]);
+    pause.cancel();
+    if (stop) {
+      signal = stop;
+      break;
+    }
+    try {
+      const again = listen(addr.port);
+      httpServer = again.httpServer;
+      await again.ready;
+      log.info(`listening again on ${url}`);
+    } catch (e) {
+      // httpServer is still the one that ended: its `finished` brings the next try.
+      log.error(`cannot listen again on ${url}: ${(e as Error).message}`);
+    }
+  }
   draining = true;
   if (signal) {
     await drainAndStop(httpServer, signal, stops.second, live, drain, log);
@@ -160,6 +202,9 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
 }
+
+/** The pause before listening again after the accept loop failed (see serveCommand). */
+const RELISTEN_MS = 1_000;
 
 /**
  * After the stop is asked for, how long the ended streams get to deliver their error event and
@@ -182,7 +227,8 @@ async function drainAndStop(
   drain: Drain,
   log: Logger,
 ): Promise<void> {
-  const closed = httpServer.shutdown();
+  // A listener whose accept loop already failed has nothing to shut down.
+  const closed = httpServer.shutdown().catch(() => {});
   const grace = live.config().server.shutdownGraceSecs;
   log.info(
     `${signal}: no new connections; running requests get up to ${grace}s to finish (server.shutdown_grace_secs; ${signal} again to stop at once)`,

@@ -43,6 +43,8 @@ export interface StartRouterOptions {
   env?: Record<string, string>;
   /** how long to wait for the ready line */
   readyTimeoutMs?: number;
+  /** run the child under `ulimit -n` of this many file descriptors (Linux, through bash) */
+  openFileLimit?: number;
 }
 
 /**
@@ -67,19 +69,24 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
   }
   Object.assign(env, options.env);
 
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      new URL("main.ts", REPO_ROOT).pathname,
-      "serve",
-      ...(zeroConfig ? [] : ["-c", configPath]),
-      "--listen",
-      "127.0.0.1:0",
-    ],
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-write",
+    new URL("main.ts", REPO_ROOT).pathname,
+    "serve",
+    ...(zeroConfig ? [] : ["-c", configPath]),
+    "--listen",
+    "127.0.0.1:0",
+  ];
+  const [program, ...args] = options.openFileLimit === undefined
+    ? command
+    : ["bash", "-c", `ulimit -n ${options.openFileLimit} && exec "$@"`, "bash", ...command];
+  const child = new Deno.Command(program, {
+    args,
     cwd: zeroConfig ? dir : REPO_ROOT,
     // Inherit nothing (no stray OPENAI_API_KEY, no HTTP_PROXY that would swallow loopback calls).
     clearEnv: true,

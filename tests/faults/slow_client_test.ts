@@ -9,10 +9,9 @@
  * is only called once the headers are complete, so BitRouter cannot see such a connection at
  * all. Each costs a file descriptor and ~14 KiB (5,000 held: RSS 39 → 109 MiB, and a normal
  * request still answered in 9 ms). When the process runs out of descriptors, Deno.serve's accept
- * loop fails with EMFILE, `finished` rejects, and `bitrouter serve` exits 1 (seen with ulimit -n
- * 128 and 200 such clients). The systemd unit's LimitNOFILE=65536 and Restart=on-failure bound
- * that; a public deployment needs a reverse proxy with header timeouts in front (nginx
- * `client_header_timeout`).
+ * loop fails with EMFILE and `finished` rejects; `bitrouter serve` then listens again
+ * (descriptors_test.ts). The systemd unit's LimitNOFILE=65536 bounds that; a public deployment
+ * needs a reverse proxy with header timeouts in front (nginx `client_header_timeout`).
  */
 import assert from "node:assert/strict";
 import { startFake } from "../fakes/upstream.ts";
