@@ -31,6 +31,8 @@ interface Options {
   strict: boolean;
   pin: boolean;
   floorSignal: boolean;
+  /** The floor also does what SPEC §4 asks of every answer (passthrough.ts --contract). */
+  floorContract: boolean;
   /** Rounds of the memory run (0: until MEMORY_REQUESTS); RSS is sampled after each. */
   soak: number;
   /** Measure the translated path (messages → chat, streaming) against chat passthrough. */
@@ -143,6 +145,8 @@ const USAGE = `usage: deno task bench [OPTIONS]
   --strict         exit 1 when the SPEC §9 budget is missed
   --no-pin         do not pin 1-connection runs to one CPU (see findTools in bench.ts)
   --floor-signal   the floor also passes the client's AbortSignal to fetch, as BitRouter must
+  --floor-contract the floor also parses the body for \`model\` and sends the four response
+                   headers SPEC §4 requires (x-request-id, x-bitrouter-*), still relaying natively
   --soak N         run the memory check for N rounds of --duration (plain and stream in turn),
                    printing RSS after each, instead of stopping after 10,000 requests
   --no-translation skip the translated path (a Messages client streaming from the chat upstream,
@@ -270,6 +274,7 @@ function parseOptions(args: string[]): Options | "help" {
     strict: false,
     pin: true,
     floorSignal: false,
+    floorContract: false,
     soak: 0,
     translation: true,
   };
@@ -311,6 +316,9 @@ function parseOptions(args: string[]): Options | "help" {
       }
       case "--floor-signal":
         o.floorSignal = true;
+        break;
+      case "--floor-contract":
+        o.floorContract = true;
         break;
       case "--no-translation":
         o.translation = false;
@@ -666,13 +674,19 @@ interface Target {
 }
 
 /** Starts bench/passthrough.ts against the upstream. */
-async function startFloor(origin: string, repo: string, signal: boolean): Promise<Target> {
+async function startFloor(
+  origin: string,
+  repo: string,
+  signal: boolean,
+  contract: boolean,
+): Promise<Target> {
   const proc = spawn("passthrough", Deno.execPath(), [
     "run",
     "--allow-net",
     `${repo}bench/passthrough.ts`,
     origin,
     ...(signal ? ["--signal"] : []),
+    ...(contract ? ["--contract"] : []),
   ], { cwd: repo });
   const m = await proc.waitForLine(/(http:\/\/127\.0\.0\.1:\d+)/, 30_000);
   const base = m[1];
@@ -1166,7 +1180,9 @@ async function main(opts: Options): Promise<number> {
           },
         });
       } else if (name === "floor") {
-        targets.push(await startFloor(upstream.origin, repo, opts.floorSignal));
+        targets.push(
+          await startFloor(upstream.origin, repo, opts.floorSignal, opts.floorContract),
+        );
       } else {
         targets.push(await startBitRouter(upstream.origin, dir, repo));
       }
@@ -1279,7 +1295,8 @@ async function main(opts: Options): Promise<number> {
       (memory?.flat ?? true);
     const cpus = navigator.hardwareConcurrency;
     const pinning = (tools.pinCpu ? `1-conn runs pinned to CPU ${tools.pinCpu}` : "no pinning") +
-      (opts.floorSignal ? ", floor with AbortSignal" : "");
+      (opts.floorSignal ? ", floor with AbortSignal" : "") +
+      (opts.floorContract ? ", floor with SPEC §4's body read and headers" : "");
     const header = `BitRouter bench: upstream ${upstream.kind}, wrk ${opts.duration}s runs ` +
       `(warmup ${opts.warmup}s), ${cpus} CPUs, ${pinning}, deno ${Deno.version.deno}, ` +
       Deno.build.target;
@@ -1293,6 +1310,7 @@ async function main(opts: Options): Promise<number> {
       warmup_secs: opts.warmup,
       pinned_cpu: tools.pinCpu ?? null,
       floor_signal: opts.floorSignal,
+      floor_contract: opts.floorContract,
       budget: {
         throughput_ratio_min: THROUGHPUT_MIN,
         added_p50_us_max: ADDED_P50_MAX_US,

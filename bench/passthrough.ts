@@ -4,19 +4,27 @@
  * answer back. BitRouter cannot be faster than this on the same machine; it is measured against it.
  *
  * Usage: deno run --allow-net bench/passthrough.ts http://127.0.0.1:UPSTREAM_PORT [--signal]
+ *        [--contract]
  * Prints one line, `passthrough ready: http://127.0.0.1:PORT`, once it is listening.
  *
  * `--signal` also hands the request's AbortSignal to fetch, so that a client disconnect aborts the
  * upstream request (SPEC §5 asks this of BitRouter). It is off by default because it is not free:
  * it shows what that one line costs when compared with the plain floor.
+ *
+ * `--contract` also does the least SPEC §4 asks of every answer: it parses the body to read
+ * `model`, and answers with `x-request-id`, `x-bitrouter-provider`, `x-bitrouter-model` and
+ * `x-bitrouter-attempts` besides content-type — still streaming the upstream's body natively, with
+ * none of the guarding (time limits, in-band stream errors, failover) BitRouter does. It shows
+ * what the contract alone costs on this runtime.
  */
 
 const [origin, ...flags] = Deno.args;
-if (!origin || flags.some((f) => f !== "--signal")) {
-  console.error("usage: passthrough.ts UPSTREAM_ORIGIN [--signal]");
+if (!origin || flags.some((f) => f !== "--signal" && f !== "--contract")) {
+  console.error("usage: passthrough.ts UPSTREAM_ORIGIN [--signal] [--contract]");
   Deno.exit(2);
 }
 const withSignal = flags.includes("--signal");
+const contract = flags.includes("--contract");
 
 Deno.serve({
   hostname: "127.0.0.1",
@@ -32,8 +40,22 @@ Deno.serve({
     headers: { "content-type": req.headers.get("content-type") ?? "application/json" },
     signal: withSignal ? req.signal : undefined,
   });
+  const type = upstream.headers.get("content-type") ?? "application/octet-stream";
+  if (!contract) {
+    return new Response(upstream.body, {
+      status: upstream.status,
+      headers: { "content-type": type },
+    });
+  }
+  const model = body ? String(JSON.parse(new TextDecoder().decode(body)).model) : "";
   return new Response(upstream.body, {
     status: upstream.status,
-    headers: { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" },
+    headers: {
+      "content-type": type,
+      "x-request-id": req.headers.get("x-request-id") ?? crypto.randomUUID(),
+      "x-bitrouter-provider": "up",
+      "x-bitrouter-model": model,
+      "x-bitrouter-attempts": "1",
+    },
   });
 });
