@@ -27,6 +27,11 @@ import {
 const REQUESTS = 2_000;
 const WARMUP = 300;
 const CONCURRENCY = 16;
+/**
+ * Idle connections a pool may hold after the run: it opens a new one when none is free, even if
+ * one is about to come back, so a few more than CONCURRENCY; a leak grows with the request count.
+ */
+const POOL_BOUND = 2 * CONCURRENCY;
 /** RSS may grow this much across the run (after warm-up) before it counts as a leak. */
 const RSS_GROWTH_LIMIT_BYTES = 64 * 1024 * 1024;
 /** The live JS heap (after a full collection) may grow this much: 4 KiB a request is a leak. */
@@ -256,12 +261,26 @@ faultTest(
       const fakeConnections = all.map((f) => f.connections);
       const upstreamConnections = fakeConnections.reduce((a, b) => a + b, 0);
       for (const n of fakeConnections) {
-        assert.ok(n <= CONCURRENCY, `${n} connections open to one fake: more than the idle pool`);
+        assert.ok(n <= POOL_BOUND, `${n} connections open to one fake: more than an idle pool`);
       }
-      const serverSide = await serverSideConnections(router.port);
+      let serverSide = await serverSideConnections(router.port);
       if (serverSide) {
-        assert.deepEqual(Object.keys(serverSide).filter((s) => s !== "ESTABLISHED"), []);
-        assert.ok(total(serverSide) <= CONCURRENCY, JSON.stringify(serverSide));
+        // A client that left mid-stream closed its connection a moment ago; the kernel may not
+        // have taken that socket down yet. What must settle is an idle pool: every connection
+        // ESTABLISHED, and about as many as ran at once — an HTTP client's pool may open one
+        // while another is on its way back, so it can hold a few more than CONCURRENCY (17 and
+        // 18 seen). That they all close with the client is checked below.
+        await eventually(
+          async () => {
+            serverSide = await serverSideConnections(router.port);
+            return Object.keys(serverSide!).every((s) => s === "ESTABLISHED") &&
+              total(serverSide) <= POOL_BOUND;
+          },
+          2_000,
+          `connections to BitRouter beyond the clients' idle pool (at first: ${
+            JSON.stringify(serverSide)
+          })`,
+        );
       }
 
       console.log(
