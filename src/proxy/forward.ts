@@ -1,6 +1,6 @@
 import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
 import type { Logger } from "../observe/log.ts";
-import type { Candidate, Resolution } from "../routing/resolve.ts";
+import type { Candidate, Resolution, Skipped } from "../routing/resolve.ts";
 import { clientHeaders, upstreamHeaders } from "./headers.ts";
 import { errorResponse, type ErrorStyle } from "./envelope.ts";
 import {
@@ -156,7 +156,9 @@ export async function forwardWithFailover(
     fr.resolution.candidates.length === 1
       ? "the only candidate"
       : `all ${fr.resolution.candidates.length} candidates`
-  } for "${fr.resolution.model}" failed: ${attempts.map(formatAttempt).join("; ")}`;
+  } for "${fr.resolution.model}" failed: ${attempts.map(formatAttempt).join("; ")}${
+    notTried(fr.resolution.skipped)
+  }`;
   deps.log.request({
     ...logBase,
     attempts: tried,
@@ -170,6 +172,18 @@ export async function forwardWithFailover(
     type: failure.type,
     code: failure.code,
   }, headers);
+}
+
+/**
+ * The tail of an all-failed message naming the endpoints left out before any attempt, so a user
+ * whose hosted fallback never ran learns why (`; not tried: openai (OPENAI_API_KEY unset)`).
+ */
+function notTried(skipped: Skipped[]): string {
+  if (skipped.length === 0) return "";
+  return `; not tried: ${
+    skipped.map((s) => `${s.provider.id} (${s.down ? "down: " : "inactive: "}${s.reason})`)
+      .join(", ")
+  }`;
 }
 
 /**

@@ -582,3 +582,36 @@ Deno.test("property: random JSON bodies never make the handler answer 5xx or thr
     }
   }
 });
+
+Deno.test("an all-failed answer names the endpoints that were not tried, and why", async () => {
+  const { handler, seen } = setup(
+    { "ollama.test": () => new Response("busy", { status: 503 }) },
+    `
+providers:
+  ollama:
+    api_base: http://ollama.test/v1
+    models: [llama3.1]
+  openai:
+    api_base: http://openai.test/v1
+    api_key: \${OPENAI_API_KEY}
+models:
+  smart:
+    endpoints:
+      - { provider: ollama, service_id: llama3.1 }
+      - { provider: openai, service_id: gpt-4o-mini }
+`,
+  );
+  const res = await handler(
+    new Request("http://br.test/v1/chat/completions", {
+      method: "POST",
+      body: JSON.stringify({ model: "smart", messages: [{ role: "user", content: "hi" }] }),
+    }),
+  );
+  assert.equal(res.status, 502);
+  assert.equal(
+    (await res.json()).error.message,
+    'the only candidate for "smart" failed: ollama: 503 busy; ' +
+      "not tried: openai (inactive: OPENAI_API_KEY unset)",
+  );
+  assert.deepEqual(seen.map((s) => new URL(s.url).host), ["ollama.test"]);
+});
