@@ -5,14 +5,18 @@
  * server when nginx is not installed) and three targets measured against it in the same run:
  *   upstream   the upstream directly (what the machine can do at all)
  *   floor      bench/passthrough.ts, a bare Deno.serve + fetch passthrough (what the runtime can do)
- *   bitrouter  `main.ts serve` with a config routing two models to the upstream
+ *   bitrouter  `main.ts serve` with a config routing three models to the upstream
  * `wrk` loads each at 1 and 32 connections, plain and streaming. The verdict is a ratio to the
  * floor, never an absolute time: ≥ 90% of its throughput and ≤ 30 µs added median latency at one
  * connection, and flat memory across ≥ 10,000 requests.
  *
+ * Then the translated path (issue 3): a Messages client streaming from the chat upstream against
+ * a chat client, over a short and a long stream, giving the cost per upstream event as a slope.
+ *
  * One-connection runs pin every process to one CPU (taskset, Linux): see findTools.
  * Other options: --targets upstream,floor,bitrouter  --conns 1,32  --upstream auto|nginx|deno
- * --strict (exit 1 when the budget is missed)  --floor-signal  --no-pin.
+ * --strict (exit 1 when the budget is missed)  --floor-signal  --floor-contract  --no-pin
+ * --no-translation  --soak N.
  */
 
 type TargetName = "upstream" | "floor" | "bitrouter";
