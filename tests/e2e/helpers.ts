@@ -227,10 +227,14 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
-/** Resolves once check() is true, polling every few ms; fails after ms. */
-export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+/** Resolves once check() is (or resolves) true, polling every few ms; fails after ms. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
   const deadline = performance.now() + ms;
-  while (!check()) {
+  while (!await check()) {
     if (performance.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

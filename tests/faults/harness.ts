@@ -316,16 +316,3 @@ export async function queuedBytes(ports: number[]): Promise<number | undefined> 
   }
   return sum;
 }
-
-/** Resolves once the async check is true, polling every few ms; fails after ms. */
-export async function eventually(
-  check: () => Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!await check()) {
-    if (performance.now() > deadline) throw new Error(`${what}: not after ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -15,7 +15,6 @@ import { type FakeUpstream, refusedApiBase, startFake } from "../fakes/upstream.
 import { until, within } from "../e2e/helpers.ts";
 import {
   chatBody,
-  eventually,
   faultTest,
   type InProcessRouter,
   serverSideConnections,
@@ -270,7 +269,7 @@ faultTest(
         // ESTABLISHED, and about as many as ran at once — an HTTP client's pool may open one
         // while another is on its way back, so it can hold a few more than CONCURRENCY (17 and
         // 18 seen). That they all close with the client is checked below.
-        await eventually(
+        await until(
           async () => {
             serverSide = await serverSideConnections(router.port);
             return Object.keys(serverSide!).every((s) => s === "ESTABLISHED") &&
@@ -305,7 +304,7 @@ faultTest(
       client.close();
       clientClosed = true;
       if (serverSide) {
-        await eventually(
+        await until(
           async () => total(await serverSideConnections(router.port)) === 0,
           2_000,
           "connections to BitRouter still open after the clients closed",
