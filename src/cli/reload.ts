@@ -4,7 +4,7 @@ import { ConfigError, formatDiagnostic } from "../config/errors.ts";
 import { ConfigNotFoundError, findConfig, type Found } from "../config/find.ts";
 import { isLoopback } from "../config/listen.ts";
 import { parseConfig, readConfigText } from "../config/load.ts";
-import type { Config, ServerSettings } from "../config/types.ts";
+import { type Config, LOG_LEVELS, type ServerSettings } from "../config/types.ts";
 import { type FileWatch, watchFile } from "../config/watch.ts";
 import type { Discovery } from "../discovery/discovery.ts";
 import type { Logger } from "../observe/log.ts";
@@ -56,9 +56,6 @@ export function exposureProblem(hostname: string, server: ServerSettings): strin
   if (isLoopback(hostname) || !server.skipAuth || server.allowOpen) return undefined;
   return "server.skip_auth: true — anyone on the network could use your providers and keys";
 }
-
-/** Log levels from the quietest. */
-const LEVELS = ["error", "warn", "info", "debug"];
 
 interface Live {
   found: Found;
@@ -180,7 +177,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
     live = { found: next.found, text: next.text, loaded: config, discovery };
     // From here new requests get the new table; running ones keep the one they started with.
     // The level changes after the summary when it gets quieter, so the reload is still logged.
-    const quieter = LEVELS.indexOf(config.server.logLevel) < LEVELS.indexOf(log.level);
+    const quieter = LOG_LEVELS.indexOf(config.server.logLevel) < LOG_LEVELS.indexOf(log.level);
     if (!quieter) log.setLevel(config.server.logLevel);
     await before.discovery.stop();
     if (started) discovery.start();

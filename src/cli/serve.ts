@@ -1,5 +1,5 @@
 import { formatListen, type ListenAddress, parseListen } from "../config/listen.ts";
-import type { Config, LogLevel } from "../config/types.ts";
+import { type Config, LOG_LEVELS, type LogLevel } from "../config/types.ts";
 import { createLogger, type Logger } from "../observe/log.ts";
 import { routableModels } from "../routing/resolve.ts";
 import type { FoundServer } from "../discovery/discovery.ts";
@@ -24,8 +24,6 @@ Options:
       --log-format FORMAT  pretty | json (default pretty)
   -h, --help               show this help`;
 
-const LEVELS = ["error", "warn", "info", "debug"];
-
 /** `bitrouter serve`: listen, print one ready line, serve until SIGINT/SIGTERM, drain, exit 0. */
 export async function serveCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommand(argv, {
@@ -40,8 +38,8 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const level = values["log-level"];
-  if (level !== undefined && !LEVELS.includes(level)) {
-    throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}`, SERVE_USAGE);
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`, SERVE_USAGE);
   }
   const format = values["log-format"] ?? "pretty";
   if (format !== "pretty" && format !== "json") {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PROTOCOL_NAMES } from "./protocol.ts";
+import { LOG_LEVELS } from "./types.ts";
 import { parseListen } from "./listen.ts";
 import { parseTarget } from "../discovery/targets.ts";
 
@@ -88,7 +89,7 @@ export const ServerSchema = z.object({
   skip_auth: z.boolean().optional(),
   api_keys: z.array(z.string()).optional(),
   allow_open: z.boolean().optional(),
-  log_level: z.enum(["error", "warn", "info", "debug"]).optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
   max_body_mb: numeric(z.number().positive()).optional(),
   shutdown_grace_secs: numeric(z.number().nonnegative()).optional(),
   watch: z.boolean().optional(),

@@ -92,8 +92,11 @@ export interface ServerSettings {
   watch: boolean;
 }
 
-/** Log verbosity, most severe first. */
-export type LogLevel = "error" | "warn" | "info" | "debug";
+/** Log levels, most severe (quietest setting) first. */
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+
+/** Log verbosity: one of LOG_LEVELS. */
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** A loaded, validated configuration. */
 export interface Config {
