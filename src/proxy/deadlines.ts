@@ -1,4 +1,4 @@
-/** A registered deadline; pass it to `cancel`. */
+/** A registered deadline; pass it to `cancel`, which replaces `fire` with a no-op. */
 export interface Deadline {
   at: number;
   fire: () => void;
@@ -18,6 +18,8 @@ export interface Deadlines {
   clear(): void;
 }
 
+const NOTHING = () => {};
+
 /**
  * Deadlines sharing one timer, armed for the earliest of them (never sooner than `tickMs` from
  * now, so a burst of requests costs set insertions, not timers).
@@ -26,6 +28,13 @@ export interface Deadlines {
  * due it simply re-arms for what is left, or stops when nothing is. Clearing it whenever the set
  * emptied meant a setTimeout + clearTimeout pair per request at one connection, which cost about
  * 5 µs of CPU per request in Deno 2.9.6 (bench); a stale timer costs one idle wake-up instead.
+ *
+ * `cancel` also drops the callback, which closes over its request (the upstream call, the
+ * client's body, the answer). A cancelled deadline object can stay reachable from the old
+ * generation until the next full collection, and then everything its callback holds survives
+ * each scavenge in between instead of dying young. Measured in Deno 2.9.6 at 32 connections
+ * (bench): keeping the callback meant 21% of new space surviving each scavenge instead of 7%,
+ * twice the full collections, and about 12 µs more CPU per request.
  */
 export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
   const pending = new Set<Deadline>();
@@ -48,7 +57,9 @@ export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
     for (const d of pending) {
       if (d.at <= t) {
         pending.delete(d);
-        d.fire();
+        const fire = d.fire;
+        d.fire = NOTHING;
+        fire();
       } else if (d.at < next) next = d.at;
     }
     if (pending.size > 0) arm(next);
@@ -61,7 +72,9 @@ export function createDeadlines(now: () => number, tickMs = 20): Deadlines {
       return d;
     },
     cancel(d) {
-      if (d) pending.delete(d);
+      if (!d) return;
+      pending.delete(d);
+      d.fire = NOTHING;
     },
     get size() {
       return pending.size;

@@ -17,6 +17,25 @@ Deno.test("deadlines fire in time order, once, and cancelled ones never", async 
   assert.equal(d.size, 0);
 });
 
+Deno.test("a cancelled or fired deadline lets go of its callback and what it holds", async () => {
+  const d = createDeadlines(() => performance.now(), 5);
+  const request = { body: new Uint8Array(1024) };
+  const cancelled = d.add(performance.now() + 60_000, () => request.body.fill(1));
+  d.cancel(cancelled);
+  const fired = Promise.withResolvers<void>();
+  const due = d.add(performance.now() + 10, () => {
+    request.body.fill(2);
+    fired.resolve();
+  });
+  await fired.promise;
+  for (const dl of [cancelled, due]) {
+    assert.doesNotMatch(String(dl.fire), /request/, "the callback must not be kept");
+    dl.fire();
+  }
+  assert.equal(request.body[0], 2, "a dropped callback must not run");
+  d.clear();
+});
+
 Deno.test("an earlier deadline added later re-arms the shared timer", async () => {
   const d = createDeadlines(() => performance.now(), 5);
   const start = performance.now();
