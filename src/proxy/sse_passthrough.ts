@@ -13,6 +13,9 @@ const FINAL_EVENTS: Record<Protocol, RegExp> = {
 /** How much of a stream's end is kept to look for its final event. */
 const TAIL_BYTES = 512;
 
+/** Decodes a stream's tail; stateless calls, so one serves every stream. */
+const DECODER = new TextDecoder();
+
 /**
  * A same-protocol stream (SPEC §5): bytes pass untouched, chunk by chunk; only the last chunks are
  * remembered (by reference, never copied) so that a stream ending without its final event
@@ -23,6 +26,8 @@ export class SsePassthrough implements StreamCodec {
   readonly #protocol: Protocol;
   #last: Uint8Array | undefined;
   #beforeLast: Uint8Array | undefined;
+  /** `finished`, once asked for since the last chunk: the end asks more than once. */
+  #finished: boolean | undefined;
 
   constructor(protocol: Protocol) {
     this.#protocol = protocol;
@@ -33,22 +38,28 @@ export class SsePassthrough implements StreamCodec {
     if (bytes.length > 0) {
       this.#beforeLast = this.#last;
       this.#last = bytes;
+      this.#finished = undefined;
     }
     return bytes;
   }
 
   /** Whether the stream's end holds its protocol's final event. */
   get finished(): boolean {
-    const parts = [this.#beforeLast, this.#last].filter((p): p is Uint8Array => p !== undefined);
-    const size = parts.reduce((n, p) => n + p.length, 0);
-    const joined = new Uint8Array(size);
-    let at = 0;
-    for (const p of parts) {
-      joined.set(p, at);
-      at += p.length;
+    return this.#finished ??= FINAL_EVENTS[this.#protocol].test(this.#tail());
+  }
+
+  /** The last TAIL_BYTES of the stream (fewer when it is shorter), as text. */
+  #tail(): string {
+    const last = this.#last ?? new Uint8Array(0);
+    const before = this.#beforeLast;
+    if (last.length >= TAIL_BYTES || !before) {
+      return DECODER.decode(last.subarray(Math.max(0, last.length - TAIL_BYTES)));
     }
-    const tail = new TextDecoder().decode(joined.subarray(Math.max(0, size - TAIL_BYTES)));
-    return FINAL_EVENTS[this.#protocol].test(tail);
+    const joined = new Uint8Array(Math.min(TAIL_BYTES, before.length + last.length));
+    const fromBefore = joined.length - last.length;
+    joined.set(before.subarray(before.length - fromBefore), 0);
+    joined.set(last, fromBefore);
+    return DECODER.decode(joined);
   }
 
   /** Nothing when the stream finished; the client's error event when it did not. */
