@@ -307,17 +307,23 @@ async function tryCandidate(
 
   deps.health.sending(provider.id, candidate.model);
   const sentAt = deps.now();
-  const headerDeadline = deadlines.add(sentAt + t.firstByteSecs * 1000, () => {
+  // One deadline until the headers: first at connect_secs, to check the server can be reached
+  // at all, then, moved on, at first_byte_secs (one deadline per request, not two).
+  const headersDueAt = sentAt + t.firstByteSecs * 1000;
+  const noHeaders = () => {
     upstream.abort(
       new TimeLimitError(
         `no response headers within ${t.firstByteSecs}s (first_byte_secs)`,
         "first_byte",
       ),
     );
-  });
-  const connectDeadline = t.connectSecs < t.firstByteSecs
-    ? deadlines.add(sentAt + t.connectSecs * 1000, () => probeConnect(url, t.connectSecs, upstream))
-    : undefined;
+  };
+  let headerDeadline = t.connectSecs < t.firstByteSecs
+    ? deadlines.add(sentAt + t.connectSecs * 1000, () => {
+      probeConnect(url, t.connectSecs, upstream);
+      headerDeadline = deadlines.add(headersDueAt, noHeaders);
+    })
+    : deadlines.add(headersDueAt, noHeaders);
   let res: Response;
   try {
     res = await deps.fetch(url, {
@@ -330,7 +336,6 @@ async function tryCandidate(
     return failed(e);
   } finally {
     deadlines.cancel(headerDeadline);
-    deadlines.cancel(connectDeadline);
   }
 
   if (!res.ok && isRetryable(res.status)) {

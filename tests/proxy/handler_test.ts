@@ -157,6 +157,46 @@ Deno.test("when every candidate times out the answer is 504", async () => {
   assert.match((await res.json()).error.message, /first_byte_secs/);
 });
 
+Deno.test("connect_secs: an unreachable server fails at connect_secs, a reachable one waits for first_byte_secs", async () => {
+  // Both upstreams hang before their headers; only the TCP probe at connect_secs tells them apart.
+  const listening = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = closed.addr.port;
+  closed.close();
+  const up = `127.0.0.1:${listening.addr.port}`;
+  const down = `127.0.0.1:${closedPort}`;
+  const { handler } = setup(
+    { [up]: hang, [down]: hang },
+    `
+server: { skip_auth: true }
+upstream: { timeouts: { connect_secs: 0.1, first_byte_secs: 0.6 } }
+providers:
+  up: { api_base: "http://${up}/v1", models: [m-up] }
+  down: { api_base: "http://${down}/v1", models: [m-down] }
+`,
+  );
+  try {
+    let started = performance.now();
+    let res = await handler(chat({ model: "m-down", messages: [] }));
+    const downMs = performance.now() - started;
+    assert.equal(res.status, 504);
+    assert.match(
+      (await res.json()).error.message,
+      /could not connect within 0\.1s \(connect_secs\)/,
+    );
+    assert.ok(downMs < 500, `gave up after ${Math.round(downMs)} ms, not at connect_secs`);
+
+    started = performance.now();
+    res = await handler(chat({ model: "m-up", messages: [] }));
+    const upMs = performance.now() - started;
+    assert.equal(res.status, 504);
+    assert.match((await res.json()).error.message, /no response headers within 0\.6s/);
+    assert.ok(upMs >= 590, `gave up after ${Math.round(upMs)} ms, before first_byte_secs`);
+  } finally {
+    listening.close();
+  }
+});
+
 Deno.test("a chat request to an Anthropic candidate is translated, with its key headers, and answered as chat", async () => {
   const { handler, seen } = setup({
     "api.anthropic.com": () =>
