@@ -98,7 +98,7 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "  listen: 127.0.0.1:4356   # loopback only; see the README before opening it up",
     "  skip_auth: true          # false: require one of api_keys from every client",
     "  # api_keys: [${BITROUTER_API_KEY}]",
-    "  log_level: info          # error | warn | info | debug",
+    "  log_level: info          # info: a line per request; warn: failed ones only; error; debug",
     "  # body_timeout_secs: 30  # a client must send its whole request body within this, else 408",
     "  # watch: true            # reload when this file changes (SIGHUP always reloads)",
     "  # shutdown_grace_secs: 30   # on SIGTERM/SIGINT, how long running requests may finish",

@@ -67,9 +67,11 @@ export function createLogger(options: {
     info: (m, f) => emit("info", m, f),
     debug: (m, f) => emit("debug", m, f),
     request: (r) => {
-      if (RANK.info > rank) return;
+      // A failed request (5xx) is a warning, so `log_level: warn` still shows it.
+      const level = r.status >= 500 ? "warn" : "info";
+      if (RANK[level] > rank) return;
       const served = r.provider ? `${r.provider}:${r.upstreamModel}` : "-";
-      emit(r.status >= 500 ? "warn" : "info", `${r.protocol} ${r.model ?? "-"} -> ${served}`, {
+      emit(level, `${r.protocol} ${r.model ?? "-"} -> ${served}`, {
         id: r.requestId,
         status: r.status,
         attempts: r.attempts,

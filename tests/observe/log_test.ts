@@ -30,3 +30,23 @@ Deno.test("setLevel changes which lines are written from the next line on", () =
   log.warn("dropped at error");
   assert.equal(lines.length, 2);
 });
+
+Deno.test("at log_level warn, failed requests (5xx) are still written, as warnings", () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "warn", format: "json", write: (l) => lines.push(l) });
+  const record = (status: number) => ({
+    requestId: String(status),
+    protocol: "chat_completions",
+    attempts: 2,
+    status,
+    streamed: false,
+    totalMs: 1,
+  });
+  log.request(record(200));
+  log.request(record(404));
+  log.request(record(502));
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]);
+  assert.equal(line.level, "warn");
+  assert.equal(line.status, 502);
+});
