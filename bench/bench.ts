@@ -15,7 +15,8 @@
  *
  * One-connection runs pin every process to one CPU (taskset, Linux): see findTools.
  * Other options: --targets upstream,floor,bitrouter  --conns 1,32  --upstream auto|nginx|deno
- * --strict (exit 1 when the budget is missed)  --floor-signal  --floor-contract  --no-pin
+ * --strict (exit 1 when the budget is missed)  --floor-signal  --floor-contract  --floor-guarded
+ * --no-pin
  * --no-translation  --soak N.
  */
 
@@ -37,6 +38,8 @@ interface Options {
   floorSignal: boolean;
   /** The floor also does what SPEC §4 asks of every answer (passthrough.ts --contract). */
   floorContract: boolean;
+  /** The floor also relays the way SPEC §5 forces a router to (passthrough.ts --guarded). */
+  floorGuarded: boolean;
   /** Rounds of the memory run (0: until MEMORY_REQUESTS); RSS is sampled after each. */
   soak: number;
   /** Measure the translated path (messages → chat, streaming) against chat passthrough. */
@@ -151,6 +154,9 @@ const USAGE = `usage: deno task bench [OPTIONS]
   --floor-signal   the floor also passes the client's AbortSignal to fetch, as BitRouter must
   --floor-contract the floor also parses the body for \`model\` and sends the four response
                    headers SPEC §4 requires (x-request-id, x-bitrouter-*), still relaying natively
+  --floor-guarded  the floor also relays as SPEC §5 forces a router to on this runtime: a whole
+                   answer read before it is sent, a stream passed through JavaScript chunk by
+                   chunk (see passthrough.ts); with --floor-contract, the least a router can do
   --soak N         run the memory check for N rounds of --duration (plain and stream in turn),
                    printing RSS after each, instead of stopping after 10,000 requests
   --no-translation skip the translated path (a Messages client streaming from the chat upstream,
@@ -279,6 +285,7 @@ function parseOptions(args: string[]): Options | "help" {
     pin: true,
     floorSignal: false,
     floorContract: false,
+    floorGuarded: false,
     soak: 0,
     translation: true,
   };
@@ -323,6 +330,9 @@ function parseOptions(args: string[]): Options | "help" {
         break;
       case "--floor-contract":
         o.floorContract = true;
+        break;
+      case "--floor-guarded":
+        o.floorGuarded = true;
         break;
       case "--no-translation":
         o.translation = false;
@@ -681,16 +691,14 @@ interface Target {
 async function startFloor(
   origin: string,
   repo: string,
-  signal: boolean,
-  contract: boolean,
+  flags: { signal: boolean; contract: boolean; guarded: boolean },
 ): Promise<Target> {
   const proc = spawn("passthrough", Deno.execPath(), [
     "run",
     "--allow-net",
     `${repo}bench/passthrough.ts`,
     origin,
-    ...(signal ? ["--signal"] : []),
-    ...(contract ? ["--contract"] : []),
+    ...Object.entries(flags).filter(([, on]) => on).map(([flag]) => `--${flag}`),
   ], { cwd: repo });
   const m = await proc.waitForLine(/(http:\/\/127\.0\.0\.1:\d+)/, 30_000);
   const base = m[1];
@@ -1185,7 +1193,11 @@ async function main(opts: Options): Promise<number> {
         });
       } else if (name === "floor") {
         targets.push(
-          await startFloor(upstream.origin, repo, opts.floorSignal, opts.floorContract),
+          await startFloor(upstream.origin, repo, {
+            signal: opts.floorSignal,
+            contract: opts.floorContract,
+            guarded: opts.floorGuarded,
+          }),
         );
       } else {
         targets.push(await startBitRouter(upstream.origin, dir, repo));
@@ -1300,7 +1312,8 @@ async function main(opts: Options): Promise<number> {
     const cpus = navigator.hardwareConcurrency;
     const pinning = (tools.pinCpu ? `1-conn runs pinned to CPU ${tools.pinCpu}` : "no pinning") +
       (opts.floorSignal ? ", floor with AbortSignal" : "") +
-      (opts.floorContract ? ", floor with SPEC §4's body read and headers" : "");
+      (opts.floorContract ? ", floor with SPEC §4's body read and headers" : "") +
+      (opts.floorGuarded ? ", floor relaying as SPEC §5 requires" : "");
     const header = `BitRouter bench: upstream ${upstream.kind}, wrk ${opts.duration}s runs ` +
       `(warmup ${opts.warmup}s), ${cpus} CPUs, ${pinning}, deno ${Deno.version.deno}, ` +
       Deno.build.target;
@@ -1315,6 +1328,7 @@ async function main(opts: Options): Promise<number> {
       pinned_cpu: tools.pinCpu ?? null,
       floor_signal: opts.floorSignal,
       floor_contract: opts.floorContract,
+      floor_guarded: opts.floorGuarded,
       budget: {
         throughput_ratio_min: THROUGHPUT_MIN,
         added_p50_us_max: ADDED_P50_MAX_US,
