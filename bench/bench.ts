@@ -16,8 +16,7 @@
  * One-connection runs pin every process to one CPU (taskset, Linux): see findTools.
  * Other options: --targets upstream,floor,bitrouter  --conns 1,32  --upstream auto|nginx|deno
  * --strict (exit 1 when the budget is missed)  --floor-signal  --floor-contract  --floor-guarded
- * --no-pin
- * --no-translation  --soak N.
+ * --no-pin  --no-translation  --soak N.
  */
 
 type TargetName = "upstream" | "floor" | "bitrouter";
@@ -156,7 +155,7 @@ const USAGE = `usage: deno task bench [OPTIONS]
                    headers SPEC §4 requires (x-request-id, x-bitrouter-*), still relaying natively
   --floor-guarded  the floor also relays as SPEC §5 forces a router to on this runtime: a whole
                    answer read before it is sent, a stream passed through JavaScript chunk by
-                   chunk (see passthrough.ts); with --floor-contract, the least a router can do
+                   chunk (see passthrough.ts); with --floor-contract, a router with nothing else
   --soak N         run the memory check for N rounds of --duration (plain and stream in turn),
                    printing RSS after each, instead of stopping after 10,000 requests
   --no-translation skip the translated path (a Messages client streaming from the chat upstream,
