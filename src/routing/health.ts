@@ -34,6 +34,16 @@ interface Entry {
   lastError?: string;
 }
 
+/**
+ * The most records kept. Pins name any model at a provider, so every invented id an upstream
+ * refuses would otherwise leave a record until a success or a reload (issue 12: 10,000 of them
+ * made an 8.8 MB status answer). A real setup calls far fewer endpoints than this.
+ */
+export const MAX_HEALTH_RECORDS = 1024;
+
+/** The longest `lastError` kept: enough to say why, bounded whatever the upstream answered. */
+export const MAX_LAST_ERROR_LENGTH = 300;
+
 /** What a request learnt about an endpoint. */
 export type Outcome =
   | { ok: true }
@@ -41,13 +51,44 @@ export type Outcome =
 
 /** The health of every endpoint BitRouter has called, kept across reloads for those that remain. */
 export class HealthBook {
-  readonly #entries = new Map<string, Entry>();
+  /*
+   * Two least-recently-used lists (a Map keeps insertion order; re-inserting on use moves a record
+   * to the end). When full, a record that is only counting failures is dropped before one that has
+   * been cooled: losing a count costs at most a few more failed attempts, while losing a cooldown
+   * sends requests first to an endpoint known to be down. A flood of invented pins mostly fails
+   * once per name, so it churns the counting list and leaves the cooled endpoints — the declared
+   * ones in use — in place; only a flood of more cooled records than the cap can push out the
+   * least recently used of those. Both lists are O(1) per operation.
+   */
+  /** Records with failures below the threshold and no cooldown yet (`until === 0`). */
+  readonly #counting = new Map<string, Entry>();
+  /** Records that have been cooled down (cooling, half-open or probing). */
+  readonly #cooled = new Map<string, Entry>();
   #settings: HealthSettings;
   readonly #now: () => number;
+  readonly #max: number;
 
-  constructor(settings: HealthSettings, now: () => number) {
+  /** @param maxRecords the most records kept (the least recently used go first). */
+  constructor(settings: HealthSettings, now: () => number, maxRecords = MAX_HEALTH_RECORDS) {
     this.#settings = settings;
     this.#now = now;
+    this.#max = Math.max(1, maxRecords);
+  }
+
+  /** How many endpoints have a record. */
+  get size(): number {
+    return this.#counting.size + this.#cooled.size;
+  }
+
+  #get(key: string): Entry | undefined {
+    return this.#cooled.get(key) ?? this.#counting.get(key);
+  }
+
+  /** Marks a record as just used: it moves to the end of its list, the last to be dropped. */
+  #touch(key: string, e: Entry): void {
+    const list = e.until === 0 ? this.#counting : this.#cooled;
+    list.delete(key);
+    list.set(key, e);
   }
 
   /** New settings from a reloaded config; the records stay. */
@@ -57,7 +98,9 @@ export class HealthBook {
 
   /** Forgets endpoints whose provider no longer exists (after a reload). */
   retainProviders(ids: Set<string>): void {
-    for (const [key, e] of this.#entries) if (!ids.has(e.provider)) this.#entries.delete(key);
+    for (const list of [this.#counting, this.#cooled]) {
+      for (const [key, e] of list) if (!ids.has(e.provider)) list.delete(key);
+    }
   }
 
   /**
@@ -67,12 +110,14 @@ export class HealthBook {
    * probing it.
    */
   order<T extends { provider: { id: string }; model: string }>(candidates: T[]): T[] {
-    if (this.#entries.size === 0) return candidates;
+    if (this.size === 0) return candidates;
     const now = this.#now();
     const ready: T[] = [];
     const cooling: T[] = [];
     for (const c of candidates) {
-      const e = this.#entries.get(keyOf(c.provider.id, c.model));
+      const key = keyOf(c.provider.id, c.model);
+      const e = this.#get(key);
+      if (e) this.#touch(key, e);
       if (!e || (e.until <= now && !this.#probeInFlight(e, now))) ready.push(c);
       else cooling.push(c);
     }
@@ -81,7 +126,7 @@ export class HealthBook {
 
   /** Called as a request is sent to an endpoint: past its cooldown, that request is its probe. */
   sending(provider: string, model: string): void {
-    const e = this.#entries.get(keyOf(provider, model));
+    const e = this.#get(keyOf(provider, model));
     const now = this.#now();
     if (e && e.until !== 0 && e.until <= now && !this.#probeInFlight(e, now)) {
       e.probingSince = now;
@@ -99,14 +144,17 @@ export class HealthBook {
   report(provider: string, model: string, outcome: Outcome): number | undefined {
     const key = keyOf(provider, model);
     if (outcome.ok) {
-      this.#entries.delete(key);
+      this.#counting.delete(key);
+      this.#cooled.delete(key);
       return undefined;
     }
-    const e = this.#entries.get(key) ??
-      { provider, model, failures: 0, until: 0, probingSince: 0 };
-    this.#entries.set(key, e);
+    let e = this.#get(key);
+    if (!e) {
+      if (this.size >= this.#max) this.#evictOne();
+      e = { provider, model, failures: 0, until: 0, probingSince: 0 };
+    }
     e.failures++;
-    e.lastError = outcome.error;
+    e.lastError = clip(outcome.error, MAX_LAST_ERROR_LENGTH);
     const s = this.#settings;
     const now = this.#now();
     const wasProbe = e.probingSince !== 0;
@@ -115,16 +163,28 @@ export class HealthBook {
     if (outcome.retryAfterSecs !== undefined && outcome.retryAfterSecs > 0) {
       until = now + Math.min(outcome.retryAfterSecs, s.maxRetryAfterSecs) * 1000;
     } else if (wasProbe || e.failures >= s.failures) until = now + s.cooldownSecs * 1000;
-    if (until === undefined) return undefined;
+    if (until === undefined) {
+      this.#touch(key, e);
+      return undefined;
+    }
     const wasCooling = e.until > now;
+    if (e.until === 0) this.#counting.delete(key);
     e.until = Math.max(e.until, until);
+    this.#touch(key, e);
     return wasCooling ? undefined : e.until - now;
+  }
+
+  /** Drops the least recently used record, one only counting failures if there is one. */
+  #evictOne(): void {
+    const list = this.#counting.size > 0 ? this.#counting : this.#cooled;
+    const oldest = list.keys().next();
+    if (!oldest.done) list.delete(oldest.value);
   }
 
   /** Every endpoint with a record, for `GET /v1/bitrouter/status` and the log. */
   snapshot(): EndpointStatus[] {
     const now = this.#now();
-    return [...this.#entries.values()].map((e) => ({
+    return [...this.#cooled.values(), ...this.#counting.values()].map((e) => ({
       provider: e.provider,
       model: e.model,
       state: this.#probeInFlight(e, now)
@@ -143,6 +203,15 @@ export class HealthBook {
 
 function keyOf(provider: string, model: string): string {
   return `${provider}\u0000${model}`;
+}
+
+/** The text cut to at most `max` characters, marked with "…", never splitting a surrogate pair. */
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end) + "…";
 }
 
 /** Seconds in a `Retry-After` header (delta-seconds or an HTTP date), if it has a usable value. */

@@ -1,12 +1,20 @@
 import assert from "node:assert/strict";
-import { HealthBook, retryAfterSecs } from "../../src/routing/health.ts";
+import {
+  HealthBook,
+  MAX_HEALTH_RECORDS,
+  MAX_LAST_ERROR_LENGTH,
+  retryAfterSecs,
+} from "../../src/routing/health.ts";
 
 const c = (provider: string, model = "m") => ({ provider: { id: provider }, model });
 const ids = (list: { provider: { id: string } }[]) => list.map((x) => x.provider.id);
 
-function book(settings = { failures: 3, cooldownSecs: 30, maxRetryAfterSecs: 300 }) {
+function book(
+  settings = { failures: 3, cooldownSecs: 30, maxRetryAfterSecs: 300 },
+  maxRecords?: number,
+) {
   const clock = { now: 1_000_000 };
-  return { clock, health: new HealthBook(settings, () => clock.now) };
+  return { clock, health: new HealthBook(settings, () => clock.now, maxRecords) };
 }
 
 Deno.test("an endpoint is moved behind the others after 3 consecutive failures, not before", () => {
@@ -107,4 +115,52 @@ Deno.test("report says how long an endpoint was cooled, only on the failure that
   assert.equal(health.report("a", "m", { ok: false, error: "x" }), 30_000);
   assert.equal(health.report("a", "m", { ok: false, error: "x" }), undefined, "already cooling");
   assert.equal(health.report("a", "m", { ok: true }), undefined);
+});
+
+Deno.test("10,000 invented models failing leave at most the cap of records, the newest ones", () => {
+  const { health } = book();
+  const longError = `404 model not found: ${"x".repeat(100_000)}`;
+  for (let i = 0; i < 10_000; i++) {
+    health.report("up", `invented-${i}`, { ok: false, error: longError });
+  }
+  const records = health.snapshot();
+  assert.equal(health.size, MAX_HEALTH_RECORDS);
+  assert.equal(records.length, MAX_HEALTH_RECORDS);
+  const models = new Set(records.map((r) => r.model));
+  assert.ok(models.has("invented-9999") && models.has(`invented-${10_000 - MAX_HEALTH_RECORDS}`));
+  assert.ok(!models.has(`invented-${10_000 - MAX_HEALTH_RECORDS - 1}`), "the oldest went first");
+  assert.ok(records.every((r) => r.lastError!.length <= MAX_LAST_ERROR_LENGTH));
+  assert.ok(records[0].lastError!.startsWith("404 model not found: xxx"));
+  assert.ok(JSON.stringify(records).length < 500 * MAX_HEALTH_RECORDS, "the snapshot is bounded");
+});
+
+Deno.test("a cooling endpoint is still cooled after a flood of invented models", () => {
+  const { health } = book({ failures: 3, cooldownSecs: 30, maxRetryAfterSecs: 300 });
+  for (let i = 0; i < 3; i++) health.report("ollama", "llama3.1", { ok: false, error: "refused" });
+  // Its record was made long before the flood and is not used during it.
+  for (let i = 0; i < 10_000; i++) {
+    health.report("ollama", `invented-${i}`, { ok: false, error: "404" });
+  }
+  assert.equal(health.size, MAX_HEALTH_RECORDS);
+  const list = [c("ollama", "llama3.1"), c("openai")];
+  assert.deepEqual(ids(health.order(list)), ["openai", "ollama"]);
+});
+
+Deno.test("when every record is cooled, the least recently used is dropped, not one in use", () => {
+  const { health } = book({ failures: 1, cooldownSecs: 30, maxRetryAfterSecs: 300 }, 3);
+  health.report("a", "m", { ok: false, error: "x" });
+  health.report("b", "m", { ok: false, error: "x" });
+  health.report("c", "m", { ok: false, error: "x" });
+  health.order([c("a")]); // a request tries "a": it is the most recently used now
+  health.report("d", "m", { ok: false, error: "x" });
+  assert.deepEqual(health.snapshot().map((s) => s.provider).sort(), ["a", "c", "d"]);
+  assert.deepEqual(ids(health.order([c("a"), c("z")])), ["z", "a"], "a is still cooling");
+});
+
+Deno.test("a long error is cut to the bound without splitting a character", () => {
+  const { health } = book();
+  health.report("up", "m", { ok: false, error: "🦙".repeat(1000) });
+  const kept = health.snapshot()[0].lastError!;
+  assert.ok(kept.length <= MAX_LAST_ERROR_LENGTH && kept.endsWith("…"));
+  assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(kept), "no lone high surrogate");
 });
