@@ -121,16 +121,21 @@ async function runningStatus(
     : server.hostname === "::"
     ? "::1"
     : server.hostname;
+  const origin = `http://${formatListen({ hostname, port: server.port })}`;
+  // Redirects are not followed: the key goes to this address or nowhere.
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetchFn(origin + path, { headers, redirect: "manual", signal: AbortSignal.timeout(300) });
   const headers: Record<string, string> = {};
-  if (!server.skipAuth && server.apiKeys[0]) headers.authorization = `Bearer ${server.apiKeys[0]}`;
   try {
-    const res = await fetchFn(
-      `http://${formatListen({ hostname, port: server.port })}${STATUS_PATH}`,
-      {
-        headers,
-        signal: AbortSignal.timeout(300),
-      },
-    );
+    if (!server.skipAuth && server.apiKeys[0]) {
+      // Whatever listens there may be another program: the key is sent only to a server whose
+      // open /health says it is a BitRouter (SPEC §11).
+      const health = await get("/health");
+      await health.body?.cancel();
+      if (!health.ok || !health.headers.has("x-bitrouter-version")) return undefined;
+      headers.authorization = `Bearer ${server.apiKeys[0]}`;
+    }
+    const res = await get(STATUS_PATH, headers);
     if (!res.ok) {
       await res.body?.cancel();
       return undefined;

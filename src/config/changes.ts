@@ -45,7 +45,19 @@ export function configChanges(before: Config, after: Config): ConfigChanges {
   note("server.max_body_mb", b.maxBodyBytes, a.maxBodyBytes);
   note("server.shutdown_grace_secs", b.shutdownGraceSecs, a.shutdownGraceSecs);
   note("server.watch", b.watch, a.watch);
+  note("server.allowed_hosts", b.allowedHosts, a.allowedHosts);
+  note("server.cors_origins", b.corsOrigins, a.corsOrigins);
   note("upstream.timeouts", before.upstreamTimeouts, after.upstreamTimeouts);
+  note(
+    "upstream.max_response_mb",
+    before.upstreamLimits.maxResponseBytes,
+    after.upstreamLimits.maxResponseBytes,
+  );
+  note(
+    "upstream.max_event_mb",
+    before.upstreamLimits.maxEventBytes,
+    after.upstreamLimits.maxEventBytes,
+  );
   note("health", before.health, after.health);
   note("discovery", before.discovery, after.discovery);
 

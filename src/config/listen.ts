@@ -24,3 +24,24 @@ export function isLoopback(hostname: string): boolean {
 export function formatListen(a: ListenAddress): string {
   return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
 }
+
+/**
+ * An origin as browsers send it in `Origin` (`scheme://host[:port]`, lower case, a default port
+ * dropped; also `app://obsidian.md`-style origins of desktop apps, and `null`), or undefined when
+ * the text is not a bare origin (it has a path, query or credentials).
+ */
+export function normalizeOrigin(text: string): string | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === "null") return t;
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#@\s]+)\/?$/.exec(t);
+  if (!m) return undefined;
+  const [, scheme, host] = m;
+  if (scheme === "http" || scheme === "https") {
+    try {
+      return new URL(`${scheme}://${host}`).origin;
+    } catch {
+      return undefined;
+    }
+  }
+  return `${scheme}://${host}`;
+}

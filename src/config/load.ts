@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { ConfigError, type Diagnostic } from "./errors.ts";
 import { interpolate } from "./interpolate.ts";
 import { FileSchema, type RawConfig, type RawProvider, type RawTimeouts } from "./schema.ts";
-import { parseListen } from "./listen.ts";
+import { normalizeOrigin, parseListen } from "./listen.ts";
 import {
   inferProtocol,
   type Protocol,
@@ -17,6 +17,7 @@ import {
   DEFAULT_HEALTH,
   DEFAULT_SERVER,
   DEFAULT_TIMEOUTS,
+  DEFAULT_UPSTREAM_LIMITS,
   modelsAsNamed,
   type Provider,
   type Timeouts,
@@ -25,6 +26,7 @@ import {
 import { CATALOG, catalogEntry } from "../discovery/catalog.ts";
 import { suggest } from "./suggest.ts";
 import { parseTarget } from "../discovery/targets.ts";
+import { isHeaderSafe, unsendableKeyReason } from "./header_value.ts";
 
 /** How to load: where variables come from, and whether unset ones are errors. */
 export interface LoadOptions {
@@ -92,7 +94,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
     }
   }, options.env);
 
-  const data: unknown = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (e) {
+    diagnostics.push(unreadableDocument(doc, e, at));
+    throw new ConfigError(file, diagnostics);
+  }
   const locate = (path: Path) => at(nodeAt(doc.contents, path)?.range?.[0]);
   if (typeof data !== "object" || Array.isArray(data)) {
     diagnostics.push({
@@ -110,7 +118,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
       diagnostics.push({
         severity: "error",
         path: issue.path.join("."),
-        message: describeIssue(issue, valueAt(data, issue.path as Path)),
+        message: describeIssue(
+          issue,
+          valueAt(data, issue.path as Path),
+          isSecretPath(issue.path as Path),
+        ),
         location: locate(issue.path as Path),
       });
     }
@@ -135,12 +147,44 @@ export function zeroConfig(): Config {
     health: { ...DEFAULT_HEALTH },
     discovery: { ...DEFAULT_DISCOVERY },
     upstreamTimeouts: { ...DEFAULT_TIMEOUTS },
+    upstreamLimits: { ...DEFAULT_UPSTREAM_LIMITS },
     warnings: [],
+  };
+}
+
+/**
+ * Why a parsed document has no value: an alias naming no anchor (`api_key: *abc`, not quoted,
+ * whose name may be a key and so is not repeated), or too many aliases.
+ */
+function unreadableDocument(
+  doc: YAML.Document,
+  e: unknown,
+  at: (offset: number | undefined) => Diagnostic["location"],
+): Diagnostic {
+  let unresolved: YAML.Alias | undefined;
+  YAML.visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc)) return;
+      unresolved = node;
+      return YAML.visit.BREAK;
+    },
+  });
+  return {
+    severity: "error",
+    path: "",
+    message: unresolved
+      ? "invalid YAML: a value starting with * is an alias of an anchor that is not defined; quote the value if it is text"
+      : `invalid YAML: ${(e as Error).message}`,
+    location: at(unresolved?.range?.[0]),
   };
 }
 
 type OnUnset = (path: Path, node: YAML.Scalar, unset: { name: string; offset: number }[]) => void;
 
+/**
+ * Substitutes `${VAR}`s in every scalar, and turns a key that YAML read as a number or boolean
+ * back into its text as written.
+ */
 function substituteScalars(
   node: unknown,
   path: Path,
@@ -158,8 +202,40 @@ function substituteScalars(
     const result = interpolate(unmaskReferences(node.value), env);
     if (!result.changed) return;
     if (result.unset.length) onUnset(path, node, result.unset);
-    node.value = node.type === "PLAIN" ? plainScalar(result.value) : result.value;
+    // A key is text whatever it looks like: a `${KEY}` set to digits is not a number.
+    node.value = node.type === "PLAIN" && !isKeyPath(path)
+      ? plainScalar(result.value)
+      : result.value;
+  } else if (isScalar(node) && isKeyPath(path) && isTextLike(node.value)) {
+    // `api_key: 0123` or a 20-digit key: the text as written, not the number YAML made of it
+    // (123, or a rounded float), which would also fail validation and be printed.
+    node.value = node.source ?? String(node.value);
   }
+}
+
+/**
+ * Whether the value at this path is a key (SPEC §11), a string whatever it looks like:
+ * `providers.*.api_key`, an entry of `server.api_keys`, and any later block's `api_key`.
+ */
+function isKeyPath(path: Path): boolean {
+  return path[path.length - 1] === "api_key" ||
+    (path.length === 3 && path[0] === "server" && path[1] === "api_keys");
+}
+
+/**
+ * Whether a value at this path is never shown in a message: keys, key lists, accounts, a
+ * provider's extra headers (which may carry a credential, e.g. Azure's `api-key`), and a provider
+ * written as a bare value.
+ */
+function isSecretPath(path: Path): boolean {
+  return isKeyPath(path) || path.includes("api_keys") || path.includes("accounts") ||
+    (path[0] === "providers" && path[2] === "headers") ||
+    // `providers: { openai: sk-… }`: a key written where the provider's block belongs.
+    (path[0] === "providers" && path.length === 2);
+}
+
+function isTextLike(v: unknown): boolean {
+  return typeof v === "number" || typeof v === "bigint" || typeof v === "boolean";
 }
 
 /**
@@ -226,25 +302,30 @@ function valueAt(data: unknown, path: Path): unknown {
   return v;
 }
 
-function describeValue(v: unknown): string {
+/** What a value is, for a message; a secret's kind only, never its text. */
+function describeValue(v: unknown, secret: boolean): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
+  if (secret) return `a ${typeof v} (not shown: it may be a key)`;
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue, value: unknown, secret: boolean): string {
   switch (issue.code) {
     case "invalid_type":
       if (value === undefined) return `required: expected ${issue.expected}`;
-      return `expected ${issue.expected}, got ${describeValue(value)}`;
+      return `expected ${issue.expected}, got ${describeValue(value, secret)}`;
     case "invalid_value":
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${
-        describeValue(value)
+        describeValue(value, secret)
       }`;
-    default:
-      return issue.message;
+    default: {
+      // A schema's own message may quote the value; at a secret's path it is cut out.
+      const text = isTextLike(value) || typeof value === "string" ? String(value) : "";
+      return secret && text ? issue.message.replaceAll(text, "[not shown]") : issue.message;
+    }
   }
 }
 
@@ -313,6 +394,11 @@ function timeoutsOf(raw: RawTimeouts | undefined, base: Timeouts): Timeouts {
   };
 }
 
+/** A size written in MiB, as bytes; the default when not written. */
+function mebibytesOr(mb: number | undefined, bytes: number): number {
+  return mb === undefined ? bytes : Math.floor(mb * 1024 * 1024);
+}
+
 function protocolRules(raw: RawProvider["api_protocol"]): ProtocolRule[] {
   if (raw === undefined) return [];
   if (typeof raw === "string") return [{ pattern: "*", protocol: PROTOCOL_NAMES[raw] }];
@@ -369,6 +455,10 @@ function buildConfig(
     if (rp.active === false) inactiveReason = "active: false in config";
     else if (unsetKeys.has(id) || (!apiKey && builtIn?.keyVar && rp.api_key === undefined)) {
       inactiveReason = `${keyVar} unset`;
+    } else if (apiKey && keyVar && !isHeaderSafe(apiKey)) {
+      // A built-in's key from the environment is not validated with the file; never sent.
+      inactiveReason = unsendableKeyReason(keyVar);
+      apiKey = undefined;
     }
     const declared = (rp.models ?? []).map((m) =>
       typeof m === "string"
@@ -429,6 +519,8 @@ function buildConfig(
       bodyTimeoutSecs: s.body_timeout_secs ?? DEFAULT_SERVER.bodyTimeoutSecs,
       shutdownGraceSecs: s.shutdown_grace_secs ?? DEFAULT_SERVER.shutdownGraceSecs,
       watch: s.watch ?? DEFAULT_SERVER.watch,
+      allowedHosts: (s.allowed_hosts ?? []).map((h) => h.trim().toLowerCase()),
+      corsOrigins: (s.cors_origins ?? []).map((o) => o.trim() === "*" ? "*" : normalizeOrigin(o)!),
     },
     providers,
     virtualModels,
@@ -443,6 +535,13 @@ function buildConfig(
       targets: raw.discovery?.targets?.map((t) => parseTarget(t)!),
     },
     upstreamTimeouts: baseTimeouts,
+    upstreamLimits: {
+      maxResponseBytes: mebibytesOr(
+        raw.upstream?.max_response_mb,
+        DEFAULT_UPSTREAM_LIMITS.maxResponseBytes,
+      ),
+      maxEventBytes: mebibytesOr(raw.upstream?.max_event_mb, DEFAULT_UPSTREAM_LIMITS.maxEventBytes),
+    },
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
 }

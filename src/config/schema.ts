@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { PROTOCOL_NAMES } from "./protocol.ts";
 import { LOG_LEVELS } from "./types.ts";
-import { parseListen } from "./listen.ts";
+import { normalizeOrigin, parseListen } from "./listen.ts";
 import { parseTarget } from "../discovery/targets.ts";
+import { isHeaderSafe } from "./header_value.ts";
 
 /** A number, also when written as a quoted string such as "${TIMEOUT:-30}" (flow maps need quotes). */
 const numeric = <T extends z.ZodType>(schema: T) =>
@@ -55,15 +56,22 @@ export const ModelEntrySchema = z.union([
   z.object({ id: z.string(), provider_model_id: z.string().optional() }),
 ], { error: "expected a model id or {id: ..., provider_model_id: ...}" });
 
+/** Text fetch can send as a header value (a key, an extra header); the message never shows it. */
+const headerSafe = (what: string) =>
+  z.string().refine(
+    isHeaderSafe,
+    `expected ${what} that can be sent in an HTTP header; this one holds a line break, another control character or a character beyond U+00FF (not shown: it may be a key)`,
+  );
+
 /** One provider under `providers:`. */
 export const ProviderSchema = z.object({
   api_base: httpUrl.optional(),
-  api_key: z.string().optional(),
+  api_key: headerSafe("a key").optional(),
   api_protocol: ApiProtocolSchema.optional(),
   models: z.array(ModelEntrySchema).optional(),
   active: z.boolean().optional(),
   priority: numeric(z.number().int()).optional(),
-  headers: z.record(z.string(), z.string()).optional(),
+  headers: z.record(z.string(), headerSafe("a value")).optional(),
   timeouts: TimeoutsSchema.optional(),
   auto_discover: z.boolean().optional(),
 });
@@ -81,6 +89,28 @@ export const VirtualModelSchema = z.object({
   endpoints: z.array(EndpointSchema).min(1, "expected at least one endpoint"),
 });
 
+/** A `server.allowed_hosts` entry: a host name or address without port, `*.suffix`, or `*`. */
+const HostPattern = z.string().refine(
+  (s) => /^(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$/.test(s.trim()),
+  {
+    error: (iss) =>
+      `expected a host name without scheme or port (like bitrouter.lan or *.lan), got ${
+        JSON.stringify(iss.input)
+      }`,
+  },
+);
+
+/** A `server.cors_origins` entry: an origin `scheme://host[:port]`, or `*` for any. */
+const OriginPattern = z.string().refine(
+  (s) => s.trim() === "*" || normalizeOrigin(s) !== undefined,
+  {
+    error: (iss) =>
+      `expected an origin like http://localhost:3000 (scheme, host and port only), got ${
+        JSON.stringify(iss.input)
+      }`,
+  },
+);
+
 /** The `server:` block. */
 export const ServerSchema = z.object({
   listen: z.string().refine((s) => parseListen(s) !== undefined, {
@@ -94,6 +124,8 @@ export const ServerSchema = z.object({
   shutdown_grace_secs: numeric(z.number().nonnegative()).optional(),
   watch: z.boolean().optional(),
   body_timeout_secs: seconds.optional(),
+  allowed_hosts: z.array(HostPattern).optional(),
+  cors_origins: z.array(OriginPattern).optional(),
 });
 
 /** The `health:` block. */
@@ -117,11 +149,22 @@ export const DiscoverySchema = z.object({
   targets: z.array(TargetSchema).optional(),
 });
 
+const mebibytes = numeric(
+  z.number({ error: "expected a number of MiB" }).positive("expected a positive number of MiB"),
+);
+
+/** The `upstream:` block: what every provider gets unless it says otherwise, and memory limits. */
+export const UpstreamSchema = z.object({
+  timeouts: TimeoutsSchema.optional(),
+  max_response_mb: mebibytes.optional(),
+  max_event_mb: mebibytes.optional(),
+});
+
 /** The whole file. Unknown keys are stripped here and reported as warnings by the loader. */
 export const FileSchema = z.object({
   server: ServerSchema.nullable().optional(),
   health: HealthSchema.nullable().optional(),
-  upstream: z.object({ timeouts: TimeoutsSchema.optional() }).nullable().optional(),
+  upstream: UpstreamSchema.nullable().optional(),
   providers: z.record(z.string(), ProviderSchema.nullable()).nullable().optional(),
   models: z.record(z.string(), VirtualModelSchema).nullable().optional(),
   discovery: DiscoverySchema.nullable().optional(),

@@ -102,6 +102,8 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "  # body_timeout_secs: 30  # a client must send its whole request body within this, else 408",
     "  # watch: true            # reload when this file changes (SIGHUP always reloads)",
     "  # shutdown_grace_secs: 30   # on SIGTERM/SIGINT, how long running requests may finish",
+    "  # allowed_hosts: [bitrouter.lan]   # names besides localhost/127.0.0.1 that may address it",
+    "  # cors_origins: [http://localhost:3000]   # web pages allowed to call it (default: none)",
     "",
     "upstream:",
     "  timeouts:",

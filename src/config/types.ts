@@ -90,6 +90,10 @@ export interface ServerSettings {
   shutdownGraceSecs: number;
   /** Reload when the config file changes (SPEC §2.4), not only on SIGHUP. */
   watch: boolean;
+  /** Host names a loopback listener answers besides loopback ones (DNS rebinding, SPEC §11). */
+  allowedHosts: string[];
+  /** Browser origins allowed to call the API (CORS, SPEC §11); empty: none. */
+  corsOrigins: string[];
 }
 
 /** Log levels, most severe (quietest setting) first. */
@@ -109,6 +113,8 @@ export interface Config {
   discovery: DiscoverySettings;
   /** `upstream.timeouts` with defaults applied: what discovered providers get. */
   upstreamTimeouts: Timeouts;
+  /** `upstream.max_response_mb` and `upstream.max_event_mb`: for every provider, discovered too. */
+  upstreamLimits: UpstreamLimits;
   warnings: Diagnostic[];
 }
 
@@ -136,6 +142,23 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   totalSecs: null,
 };
 
+/**
+ * How much of an upstream's answer BitRouter holds at once (SPEC §11), whatever the upstream
+ * sends: past a limit the attempt fails instead of the process growing.
+ */
+export interface UpstreamLimits {
+  /** The largest whole (non-streamed) answer read, counted after decompression. */
+  maxResponseBytes: number;
+  /** The largest line or event of a translated stream (SSE parsed to re-encode it). */
+  maxEventBytes: number;
+}
+
+/** The `upstream:` block's limits by default: 64 MiB answers, 16 MiB events. */
+export const DEFAULT_UPSTREAM_LIMITS: UpstreamLimits = {
+  maxResponseBytes: 64 * 1024 * 1024,
+  maxEventBytes: 16 * 1024 * 1024,
+};
+
 /** Defaults of the `discovery:` block. */
 export const DEFAULT_DISCOVERY: DiscoverySettings = { enabled: true, intervalSecs: 15 };
 
@@ -153,4 +176,6 @@ export const DEFAULT_SERVER: ServerSettings = {
   bodyTimeoutSecs: 30,
   shutdownGraceSecs: 30,
   watch: true,
+  allowedHosts: [],
+  corsOrigins: [],
 };

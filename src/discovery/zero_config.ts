@@ -1,5 +1,6 @@
 import { CATALOG } from "./catalog.ts";
 import { DEFAULT_TIMEOUTS, modelsAsNamed, type Provider } from "../config/types.ts";
+import { isHeaderSafe, unsendableKeyReason } from "../config/header_value.ts";
 
 /**
  * The hosted built-ins for zero-config: each one active when its key variable is set, and
@@ -8,13 +9,19 @@ import { DEFAULT_TIMEOUTS, modelsAsNamed, type Provider } from "../config/types.
 export function hostedBuiltIns(env: (name: string) => string | undefined): Provider[] {
   return Object.entries(CATALOG).flatMap(([id, entry], order): Provider[] => {
     if (!entry.keyVar) return [];
-    const key = env(entry.keyVar) || undefined;
+    const value = env(entry.keyVar) || undefined;
+    const sendable = value === undefined || isHeaderSafe(value);
+    const key = sendable ? value : undefined;
     return [{
       id,
       apiBase: entry.apiBase,
       apiKey: key,
       keyVar: entry.keyVar,
-      inactiveReason: key ? undefined : `${entry.keyVar} unset`,
+      inactiveReason: key
+        ? undefined
+        : sendable
+        ? `${entry.keyVar} unset`
+        : unsendableKeyReason(entry.keyVar),
       protocolRules: [],
       defaultProtocol: entry.protocol,
       models: modelsAsNamed(entry.models),

@@ -24,10 +24,17 @@ export function errorJson(style: ErrorStyle, e: ErrorBody): string {
   });
 }
 
-/** An error response in the client protocol's envelope. */
+/**
+ * Statuses of BitRouter's own answers that no retry can change (SPEC §4): the SDKs retry on
+ * their own unless told not to, and Claude Code retried a wrong key silently for minutes.
+ */
+const FINAL_STATUSES = new Set([400, 401, 403, 404, 405, 413]);
+
+/** An error response in the client protocol's envelope; `x-should-retry: false` where no retry helps. */
 export function errorResponse(style: ErrorStyle, e: ErrorBody, headers?: HeadersInit): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/json");
+  if (FINAL_STATUSES.has(e.status) && !h.has("x-should-retry")) h.set("x-should-retry", "false");
   return new Response(errorJson(style, e), { status: e.status, headers: h });
 }
 

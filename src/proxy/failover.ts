@@ -1,5 +1,6 @@
 import { upstreamMessageOf } from "../protocols/error_message.ts";
 import { parseJson } from "../protocols/narrow.ts";
+import { redactSecrets } from "./redact.ts";
 
 /** Statuses that are specific to one endpoint, so the next candidate may do better (SPEC §5). */
 export function isRetryable(status: number): boolean {
@@ -57,10 +58,15 @@ const MAX_QUOTED = 300;
  * A short, readable reason from an upstream's error body (see upstreamMessageOf: JSON envelopes,
  * HTML pages by their title or text, plain text); empty when it says nothing. A leading status
  * code the caller prints anyway is dropped (`500 Internal Server Error`, not
- * `500 500 Internal Server Error`).
+ * `500 500 Internal Server Error`). `secrets` (the provider's key, which upstreams echo: "Incorrect
+ * API key provided: sk-…") are redacted before the text is cut, so no part of one is quoted.
  */
-export function readableErrorText(text: string, status: number): string {
-  let plain = upstreamMessageOf(parseJson(text) ?? text) ?? "";
+export function readableErrorText(
+  text: string,
+  status: number,
+  secrets: readonly string[] = [],
+): string {
+  let plain = redactSecrets(upstreamMessageOf(parseJson(text) ?? text) ?? "", secrets);
   if (plain.startsWith(`${status} `)) plain = plain.slice(String(status).length + 1);
   return plain.length > MAX_QUOTED ? `${plain.slice(0, MAX_QUOTED - 1)}…` : plain;
 }

@@ -1,7 +1,7 @@
 import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Candidate, Resolution, Skipped } from "../routing/resolve.ts";
-import { clientHeaders, upstreamHeaders } from "./headers.ts";
+import { clientHeaders, headerSafe, upstreamHeaders } from "./headers.ts";
 import { errorResponse, type ErrorStyle } from "./envelope.ts";
 import {
   aggregateFailure,
@@ -24,7 +24,11 @@ import {
   TranslationError,
 } from "../protocols/translation.ts";
 import { watchClient } from "./client_watch.ts";
+import { nestsDeeperThan, tooDeepMessage } from "./json_depth.ts";
 import { type Drain, SHUTDOWN_MESSAGE, ShutdownError } from "./drain.ts";
+import type { UpstreamLimits } from "../config/types.ts";
+import { ERROR_BODY_BYTES, type LimitedBody, mebibytes, readUpTo } from "./upstream_body.ts";
+import { providerSecrets, redactSecrets } from "./redact.ts";
 
 /** One BitRouter endpoint that forwards: the client's protocol and its error envelope. */
 export interface Endpoint {
@@ -70,6 +74,10 @@ export interface ForwardRequest {
   body: Record<string, unknown>;
   resolution: Resolution;
   startedAt: number;
+  /** How much of an upstream's answer may be held (`upstream.max_response_mb`, `max_event_mb`). */
+  limits: UpstreamLimits;
+  /** Whether the body nests past MAX_JSON_DEPTH; found out once, when a candidate needs to know. */
+  tooDeep?: boolean;
 }
 
 /** The runtime's pieces, injectable for tests (STYLE: `{ fetch, now, log }`). */
@@ -207,7 +215,12 @@ function shuttingDown(fr: ForwardRequest, deps: ForwardDeps, tried: number): Res
     type: "server_error",
     code: "shutting_down",
     message,
-  }, { "x-request-id": fr.requestId, "x-bitrouter-attempts": String(tried) });
+  }, {
+    "x-request-id": fr.requestId,
+    "x-bitrouter-attempts": String(tried),
+    // A restart is seconds away; the SDKs honour Retry-After (SPEC §4).
+    "retry-after": "2",
+  });
 }
 
 /** Tells the health book an endpoint failed, and logs it once when that cools it down. */
@@ -248,6 +261,8 @@ function bodyFor(
   plan: Plan,
 ): string | Uint8Array<ArrayBuffer> | TranslationError {
   if (plan.translated) {
+    // Translation walks the body; JSON nested past the limit would overflow the stack there.
+    if ((fr.tooDeep ??= nestsDeeperThan(fr.text))) return new TranslationError(tooDeepMessage());
     try {
       return JSON.stringify(plan.translated.translation.request(fr.body, plan.translated.ctx));
     } catch (e) {
@@ -257,8 +272,11 @@ function bodyFor(
   }
   // The client's own bytes when the model stays as sent: a string would be encoded again by
   // fetch, about 3 µs per request in Deno 2.9.6 (bench).
-  return candidate.model === fr.body.model ? fr.bytes : replaceModel(fr.text, candidate.model) ??
-    JSON.stringify({ ...fr.body, model: candidate.model });
+  if (candidate.model === fr.body.model) return fr.bytes;
+  const replaced = replaceModel(fr.text, candidate.model);
+  if (replaced !== undefined) return replaced;
+  if ((fr.tooDeep ??= nestsDeeperThan(fr.text))) return new TranslationError(tooDeepMessage());
+  return JSON.stringify({ ...fr.body, model: candidate.model });
 }
 
 /** Sends the request to one candidate: a Response to relay, an Attempt to fail over from, or the client left. */
@@ -339,7 +357,13 @@ async function tryCandidate(
   }
 
   if (!res.ok && isRetryable(res.status)) {
-    const detail = await upstreamErrorDetail(res, upstream, deadlines, deps.now);
+    const detail = await upstreamErrorDetail(
+      res,
+      upstream,
+      deadlines,
+      deps.now,
+      providerSecrets(provider),
+    );
     release();
     return {
       provider: provider.id,
@@ -356,8 +380,9 @@ async function tryCandidate(
     (res.headers.get("content-type") ?? "").includes("text/event-stream");
   const ours: Record<string, string> = {
     "x-request-id": fr.requestId,
-    "x-bitrouter-provider": provider.id,
-    "x-bitrouter-model": candidate.model,
+    // Ids may hold any character (`up:模型`); a header value must not (SPEC §11).
+    "x-bitrouter-provider": headerSafe(provider.id),
+    "x-bitrouter-model": headerSafe(candidate.model),
     "x-bitrouter-attempts": String(attemptNo),
   };
   if (translated) {
@@ -389,7 +414,7 @@ async function tryCandidate(
       idleMs: t.idleSecs * 1000,
       totalAt,
       codec: translated
-        ? new SseTranslator(translated.translation.stream(translated.ctx))
+        ? new SseTranslator(translated.translation.stream(translated.ctx), fr.limits.maxEventBytes)
         : new SsePassthrough(fr.endpoint.protocol),
       provider: provider.id,
       now: deps.now,
@@ -416,9 +441,13 @@ async function tryCandidate(
       ),
     );
   });
-  let bytes: ArrayBuffer;
+  let read: LimitedBody;
   try {
-    bytes = await res.arrayBuffer();
+    // An answer is read no further than `max_response_mb` (refused unread when its length says
+    // so); an error answer like any error body, its start kept to quote.
+    read = res.ok
+      ? await readUpTo(res, fr.limits.maxResponseBytes, false)
+      : await readUpTo(res, ERROR_BODY_BYTES);
   } catch (e) {
     const attempt = failed(e);
     if (typeof attempt === "object") attempt.detail = `answer broke off: ${attempt.detail}`;
@@ -427,6 +456,37 @@ async function tryCandidate(
     deadlines.cancel(bodyDeadline);
   }
   release();
+  if (!read.whole && res.ok) {
+    return {
+      provider: provider.id,
+      status: res.status,
+      kind: "status",
+      detail: `answer too large: over ${
+        mebibytes(fr.limits.maxResponseBytes)
+      } (upstream.max_response_mb)`,
+    };
+  }
+  // Error texts can echo the provider's key ("Incorrect API key provided: sk-…").
+  const secrets = res.ok ? [] : providerSecrets(provider);
+  if (!read.whole) {
+    // A 400/413/422 is passed through so the client learns what is wrong with its request
+    // (SPEC §5), but no API's error runs past ERROR_BODY_BYTES, and cutting one there would hand
+    // the client broken JSON: BitRouter answers the same status in the client's own envelope,
+    // quoting the start.
+    deps.health.report(provider.id, candidate.model, { ok: true });
+    const quoted = readableErrorText(new TextDecoder().decode(read.bytes), res.status, secrets);
+    const message = `${provider.id} answered ${res.status} with an error body over ${
+      ERROR_BODY_BYTES / 1024
+    } KiB${quoted ? `; it begins: ${quoted}` : ""}`;
+    log(undefined, message);
+    return errorResponse(fr.endpoint.style, {
+      status: res.status,
+      type: "invalid_request_error",
+      code: "upstream_error_too_large",
+      message,
+    }, ours);
+  }
+  const bytes = read.bytes;
   if (res.ok && !looksLikeJson(bytes)) {
     // A 200 that is not an API answer (an HTML page from a proxy, a cut-off body) is this
     // endpoint's failure, and nothing has reached the client yet.
@@ -442,10 +502,13 @@ async function tryCandidate(
   deps.health.report(provider.id, candidate.model, { ok: true });
   if (!translated) {
     log(undefined);
-    return new Response(bytes, { status: res.status, headers });
+    return new Response(res.ok ? bytes : redactedBytes(bytes, secrets), {
+      status: res.status,
+      headers,
+    });
   }
   // Another protocol's answer: parse it and answer in the client's (SPEC §6).
-  const text = new TextDecoder().decode(bytes);
+  const text = redactSecrets(new TextDecoder().decode(bytes), secrets);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -461,9 +524,25 @@ async function tryCandidate(
     parsed = text;
   }
   const { translation, ctx } = translated;
-  const answer = res.ok ? translation.response(parsed, ctx) : translation.error(res.status, parsed);
+  let answer: string;
+  try {
+    answer = JSON.stringify(
+      res.ok ? translation.response(parsed, ctx) : translation.error(res.status, parsed),
+    );
+  } catch (e) {
+    // An answer the translation cannot walk (nested past the stack, or a shape it chokes on) is
+    // this endpoint's failure, not a 500: nothing has reached the client yet.
+    return {
+      provider: provider.id,
+      status: res.status,
+      kind: "status",
+      detail: `answered ${res.status} with a body BitRouter could not translate (${
+        e instanceof Error ? e.message.slice(0, 120) : String(e).slice(0, 120)
+      })`,
+    };
+  }
   log(undefined);
-  return new Response(JSON.stringify(answer), { status: res.status, headers });
+  return new Response(answer, { status: res.status, headers });
 }
 
 /**
@@ -497,17 +576,30 @@ async function upstreamErrorDetail(
   upstream: AbortController,
   deadlines: Deadlines,
   now: () => number,
+  secrets: readonly string[],
 ): Promise<string> {
   const deadline = deadlines.add(now() + 2000, () => upstream.abort());
   let text = "";
   try {
-    text = await res.text();
+    // Only the start: 300 characters are quoted, and a 256 MB error page must cost no more.
+    text = new TextDecoder().decode((await readUpTo(res, ERROR_BODY_BYTES)).bytes);
   } catch {
     return res.statusText;
   } finally {
     deadlines.cancel(deadline);
   }
-  return readableErrorText(text, res.status) || res.statusText;
+  return readableErrorText(text, res.status, secrets) || res.statusText;
+}
+
+/** The body with the secrets redacted; the same bytes when it holds none. */
+function redactedBytes(
+  bytes: Uint8Array<ArrayBuffer>,
+  secrets: readonly string[],
+): Uint8Array<ArrayBuffer> {
+  if (secrets.length === 0) return bytes;
+  const text = new TextDecoder().decode(bytes);
+  const redacted = redactSecrets(text, secrets);
+  return redacted === text ? bytes : new TextEncoder().encode(redacted);
 }
 
 /**
@@ -515,8 +607,7 @@ async function upstreamErrorDetail(
  * and `}` (or `[` and `]`). Parsing every answer would cost the hot path (SPEC §9); the outline
  * catches what goes wrong in practice — HTML error pages, plain text, bodies cut off mid-way.
  */
-function looksLikeJson(bytes: ArrayBuffer): boolean {
-  const b = new Uint8Array(bytes);
+function looksLikeJson(b: Uint8Array): boolean {
   let i = 0;
   let j = b.length - 1;
   while (i <= j && isBlank(b[i])) i++;

@@ -161,7 +161,20 @@ export function guardSse(
             ? new Uint8Array(BURST_READ_BYTES)
             : new Uint8Array(view.buffer as ArrayBuffer);
         }
-        const out = o.codec.chunk(value);
+        let out: Uint8Array;
+        try {
+          out = o.codec.chunk(value);
+        } catch (e) {
+          // The codec refused the stream (an event past `upstream.max_event_mb`): stop reading
+          // it, and end the client's stream with its error event, as for a broken upstream.
+          const message = e instanceof Error ? e.message : String(e);
+          end("upstream_error", message);
+          o.upstream.abort();
+          (bytes ?? plain)!.cancel(e).catch(() => {});
+          controller.enqueue(o.codec.fail(`the stream from ${o.provider} broke off: ${message}`));
+          controller.close();
+          return;
+        }
         // A chunk that completed no event gives the client nothing yet: read on.
         if (out.length === 0) continue;
         controller.enqueue(out);

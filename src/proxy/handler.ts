@@ -1,10 +1,18 @@
 import type { RouteTable } from "../routing/route_table.ts";
-import { NoRouteError, resolveCandidates, routableModels } from "../routing/resolve.ts";
+import {
+  MAX_MODEL_LENGTH,
+  NoRouteError,
+  resolveCandidates,
+  routableModels,
+} from "../routing/resolve.ts";
 import { FallbackError, withFallbacks } from "../routing/fallbacks.ts";
 import { BodyTimeoutError, BodyTooLargeError, readBodyLimited } from "./body.ts";
 import { type ErrorBody, errorResponse, type ErrorStyle } from "./envelope.ts";
 import { type Endpoint, type ForwardDeps, forwardWithFailover } from "./forward.ts";
 import { isAuthorized } from "./auth.ts";
+import { createGuard } from "./guard.ts";
+import { sanitizeRequestId } from "./headers.ts";
+import { nestsDeeperThan, tooDeepMessage } from "./json_depth.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { HealthBook } from "../routing/health.ts";
 import { VERSION } from "../version.ts";
@@ -58,6 +66,8 @@ export function createHandler(options: HandlerOptions): Handler {
     drain: options.drain,
   };
 
+  let guard = createGuard(lastTable.config.server);
+
   return async function handle(request): Promise<Response> {
     const startedAt = options.now();
     // The table this request keeps to the end, even if a reload swaps in another meanwhile.
@@ -72,15 +82,17 @@ export function createHandler(options: HandlerOptions): Handler {
       lastTable = table;
       health.configure(table.config.health);
       health.retainProviders(kept);
+      guard = createGuard(table.config.server);
     }
-    const server = table.config.server;
-    const requestId = request.headers.get("x-request-id")?.slice(0, 200) || crypto.randomUUID();
+    const requestId = sanitizeRequestId(request.headers.get("x-request-id")) ??
+      crypto.randomUUID();
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;
-    const fail = (style: ErrorStyle, e: ErrorBody, headers: Record<string, string> = {}) => {
+    const style: ErrorStyle = FORWARDED[path]?.style ?? "openai";
+    const fail = (e: ErrorBody, headers: Record<string, string> = {}) => {
       log.request({
         requestId,
-        protocol: FORWARDED[path]?.protocol ?? path,
+        protocol: FORWARDED[path]?.protocol ?? path.slice(0, 200),
         attempts: 0,
         status: e.status,
         streamed: false,
@@ -92,27 +104,74 @@ export function createHandler(options: HandlerOptions): Handler {
 
     if (path === "/health") {
       if (request.method !== "GET" && request.method !== "HEAD") {
-        return fail("openai", methodNotAllowed(request.method, "GET"), { allow: "GET, HEAD" });
+        return fail(methodNotAllowed(request.method, "GET"), { allow: "GET, HEAD" });
       }
-      return Response.json({ status: "ok" }, { headers: { "x-request-id": requestId } });
+      return Response.json({ status: "ok" }, {
+        headers: { "x-request-id": requestId, "x-bitrouter-version": VERSION },
+      });
     }
+    const verdict = guard(request);
+    if (verdict.kind === "refuse") {
+      // Nothing of a refused request is read or forwarded.
+      await request.body?.cancel().catch(() => {});
+      return fail({
+        status: 403,
+        type: "invalid_request_error",
+        code: verdict.code,
+        message: verdict.message,
+      });
+    }
+    if (verdict.kind === "preflight") {
+      await request.body?.cancel().catch(() => {});
+      return new Response(null, {
+        status: 204,
+        headers: { ...verdict.headers, "x-request-id": requestId },
+      });
+    }
+    let response: Response;
+    try {
+      response = await route(request, { table, requestId, path, style, startedAt, fail });
+    } catch (e) {
+      // A bug of BitRouter's own (SPEC §11 says there are none): answer in the client's envelope
+      // and log it with the request id, so the two can be matched.
+      log.error("internal error while handling a request", {
+        id: requestId,
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
+      response = fail({
+        status: 500,
+        type: "server_error",
+        code: "internal_error",
+        message:
+          `BitRouter hit an internal error (request ${requestId}); the log has details — please report it`,
+      });
+    }
+    if (verdict.cors) {
+      for (const name in verdict.cors) response.headers.set(name, verdict.cors[name]);
+    }
+    return response;
+  };
 
+  /** Everything after the shared front steps: auth, then the endpoint itself. */
+  async function route(request: Request, rq: RequestContext): Promise<Response> {
+    const { table, requestId, path, startedAt, fail } = rq;
+    const server = table.config.server;
     const forward = FORWARDED[path];
-    const style: ErrorStyle = forward?.style ?? "openai";
     const known = forward || path === "/v1/models" || path.startsWith("/v1/models/") ||
       path === STATUS_PATH;
     if (!known) {
-      return fail(style, {
+      return fail({
         status: 404,
         type: "invalid_request_error",
         code: "unknown_url",
-        message:
-          `no such endpoint: ${request.method} ${path}; BitRouter serves /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, /v1/embeddings, /v1/models, /v1/bitrouter/status and /health`,
+        message: `no such endpoint: ${request.method} ${
+          path.slice(0, 200)
+        }; BitRouter serves /v1/chat/completions, /v1/messages, /v1/responses, /v1/completions, /v1/embeddings, /v1/models, /v1/bitrouter/status and /health`,
       });
     }
     if (!server.skipAuth && !isAuthorized(request.headers, server.apiKeys)) {
       await request.body?.cancel().catch(() => {});
-      return fail(style, {
+      return fail({
         status: 401,
         type: "invalid_request_error",
         code: "invalid_api_key",
@@ -123,7 +182,7 @@ export function createHandler(options: HandlerOptions): Handler {
     if (!forward) {
       if (request.method !== "GET" && request.method !== "HEAD") {
         await request.body?.cancel().catch(() => {});
-        return fail(style, methodNotAllowed(request.method, "GET"), { allow: "GET, HEAD" });
+        return fail(methodNotAllowed(request.method, "GET"), { allow: "GET, HEAD" });
       }
       if (path === STATUS_PATH) {
         return Response.json(statusOf(table, health), { headers: { "x-request-id": requestId } });
@@ -147,13 +206,13 @@ export function createHandler(options: HandlerOptions): Handler {
         return Response.json(entry(r.model, r.candidates.map((c) => c.provider.id)), { headers });
       } catch (e) {
         if (!(e instanceof NoRouteError)) throw e;
-        return fail(style, modelNotFound(e));
+        return fail(modelNotFound(e), downRetry(e, table));
       }
     }
 
     if (request.method !== "POST") {
       await request.body?.cancel().catch(() => {});
-      return fail(style, methodNotAllowed(request.method, "POST"), { allow: "POST" });
+      return fail(methodNotAllowed(request.method, "POST"), { allow: "POST" });
     }
     let bytes: Uint8Array<ArrayBuffer>;
     try {
@@ -165,7 +224,7 @@ export function createHandler(options: HandlerOptions): Handler {
     } catch (e) {
       if (e instanceof BodyTimeoutError) {
         // `connection: close`: the rest of a stalled body must not be read as the next request.
-        return fail(style, {
+        return fail({
           status: 408,
           type: "invalid_request_error",
           code: "request_timeout",
@@ -173,7 +232,7 @@ export function createHandler(options: HandlerOptions): Handler {
         }, { connection: "close" });
       }
       if (e instanceof BodyTooLargeError) {
-        return fail(style, {
+        return fail({
           status: 413,
           type: "invalid_request_error",
           code: "request_too_large",
@@ -187,7 +246,7 @@ export function createHandler(options: HandlerOptions): Handler {
     try {
       text = UTF8.decode(bytes);
     } catch {
-      return fail(style, {
+      return fail({
         status: 400,
         type: "invalid_request_error",
         code: "invalid_request",
@@ -200,7 +259,7 @@ export function createHandler(options: HandlerOptions): Handler {
       const hint = type && !/json/i.test(type)
         ? ` (the request says Content-Type: ${type.slice(0, 60)}; send application/json)`
         : "";
-      return fail(style, {
+      return fail({
         status: 400,
         type: "invalid_request_error",
         code: "invalid_request",
@@ -212,19 +271,27 @@ export function createHandler(options: HandlerOptions): Handler {
       resolution = resolveCandidates(table, body.model as string);
     } catch (e) {
       if (!(e instanceof NoRouteError)) throw e;
-      return fail(style, { ...modelNotFound(e), param: "model" });
+      return fail({ ...modelNotFound(e), param: "model" }, downRetry(e, table));
     }
     if (body.models !== undefined && !forward.path) {
       try {
         resolution = withFallbacks(table, resolution, body.models);
       } catch (e) {
         if (!(e instanceof FallbackError)) throw e;
-        return fail(style, {
+        return fail({
           status: 400,
           type: "invalid_request_error",
           code: "invalid_request",
           param: "models",
           message: e.message,
+        });
+      }
+      if (nestsDeeperThan(text)) {
+        return fail({
+          status: 400,
+          type: "invalid_request_error",
+          code: "invalid_request",
+          message: tooDeepMessage(),
         });
       }
       // The list is BitRouter's; upstreams would reject or misread it.
@@ -236,6 +303,14 @@ export function createHandler(options: HandlerOptions): Handler {
       forward.path === "/messages/count_tokens" && resolution.candidates[0]?.protocol !== "messages"
     ) {
       // Only a Messages upstream can count exactly; for the rest, the documented estimate.
+      if (nestsDeeperThan(text)) {
+        return fail({
+          status: 400,
+          type: "invalid_request_error",
+          code: "invalid_request",
+          message: tooDeepMessage(),
+        });
+      }
       log.request({
         requestId,
         protocol: forward.protocol,
@@ -258,8 +333,21 @@ export function createHandler(options: HandlerOptions): Handler {
       body,
       resolution,
       startedAt,
+      limits: table.config.upstreamLimits,
     }, deps);
-  };
+  }
+}
+
+/** What the front steps hand to `route` for one request. */
+interface RequestContext {
+  table: RouteTable;
+  requestId: string;
+  /** The path without trailing slashes. */
+  path: string;
+  style: ErrorStyle;
+  startedAt: number;
+  /** Logs the request and answers this error in the client's envelope. */
+  fail: (e: ErrorBody, headers?: Record<string, string>) => Response;
 }
 
 /** Where the running server tells the CLI (and the curious) how its endpoints are doing. */
@@ -309,6 +397,16 @@ function modelNotFound(e: NoRouteError): ErrorBody {
   };
 }
 
+/**
+ * `Retry-After` for a model whose every server is down: the next discovery probe may find one up
+ * (SPEC §4: BitRouter's own 503s say when to come back).
+ */
+function downRetry(e: NoRouteError, table: RouteTable): Record<string, string> {
+  return e.unavailable
+    ? { "retry-after": String(Math.ceil(table.config.discovery.intervalSecs)) }
+    : {};
+}
+
 /** The model id of a `/v1/models/{id}` path; a malformed escape is kept as written (and so not found). */
 function decodeModelId(text: string): string {
   try {
@@ -329,9 +427,6 @@ function methodNotAllowed(method: string, allowed: string): ErrorBody {
 
 /** Decodes request bodies; invalid UTF-8 is refused rather than silently replaced. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
-
-/** The longest model id accepted; real ids are far shorter, and an error echoes the id. */
-const MAX_MODEL_LENGTH = 512;
 
 /** The parsed body, or why it is not a usable request. */
 function parseBody(text: string, requires?: string): Record<string, unknown> | string {

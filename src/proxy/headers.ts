@@ -89,7 +89,8 @@ export function clientHeaders(
   let named: string | undefined;
   upstream.forEach((value, name) => {
     if (name === "connection") named = value;
-    if (NOT_RETURNED.has(name)) return;
+    // An upstream's CORS answer is for its own callers, never a grant to BitRouter's (SPEC §11).
+    if (NOT_RETURNED.has(name) || name.startsWith("access-control-")) return;
     if (name === "set-cookie") (cookies ??= []).push(value);
     else out[name] = value;
   });
@@ -99,4 +100,31 @@ export function clientHeaders(
   const headers = new Headers(out);
   for (const c of cookies) headers.append("set-cookie", c);
   return headers;
+}
+
+/** The longest `x-request-id` kept from a client; real ones (UUIDs, trace ids) are far shorter. */
+const MAX_REQUEST_ID = 128;
+
+/**
+ * A client's `x-request-id` made safe to echo in a header and write to a log (SPEC §11): only
+ * printable ASCII is kept — no C0 or C1 controls such as an escape introducer — and at most
+ * 128 characters; undefined when nothing is left, so a new id is made.
+ */
+export function sanitizeRequestId(value: string | null): string | undefined {
+  if (!value) return undefined;
+  const clean = PRINTABLE.test(value) ? value : value.replace(NOT_PRINTABLE, "");
+  return clean.slice(0, MAX_REQUEST_ID).trim() || undefined;
+}
+
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const NOT_PRINTABLE = /[^\x20-\x7e]/g;
+
+/**
+ * Text that may hold any character (a model id such as `llama🦙`) as a header value: printable
+ * ASCII as it is, anything else percent-encoded as UTF-8 (with `%` itself, so it decodes back).
+ * A header value outside Latin-1 would make the runtime throw after the upstream answered.
+ */
+export function headerSafe(text: string): string {
+  if (PRINTABLE.test(text) && !text.includes("%")) return text;
+  return text.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => encodeURIComponent(run.toWellFormed()));
 }

@@ -1,6 +1,15 @@
 import { createParser } from "eventsource-parser";
+import { DEFAULT_UPSTREAM_LIMITS } from "../config/types.ts";
+import { mebibytes } from "./upstream_body.ts";
 import { encodeSse, type SseEvent, type StreamTranslator } from "../protocols/translation.ts";
 
+/** An upstream SSE line or event longer than the translator holds (`upstream.max_event_mb`). */
+export class EventTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`the upstream sent an SSE event over ${mebibytes(limit)} (upstream.max_event_mb)`);
+    this.name = "EventTooLargeError";
+  }
+}
 /**
  * Turns an upstream SSE byte stream into the client protocol's, event by event (SPEC §6): bytes
  * are parsed as they come, each complete event goes through the translator at once, and what it
@@ -12,19 +21,38 @@ export class SseTranslator {
   readonly #encoder = new TextEncoder();
   readonly #parser;
   #out: SseEvent[] = [];
+  /** Set once the upstream passed `maxEventBytes`: the parser refuses to go on. */
+  #tooLarge: EventTooLargeError | undefined;
 
-  constructor(translator: StreamTranslator) {
+  /**
+   * `maxEventBytes` caps what the parser buffers of one line or event (counted in characters,
+   * about bytes for the ASCII of JSON events): an upstream that never ends a line would otherwise
+   * grow it without bound.
+   */
+  constructor(translator: StreamTranslator, maxEventBytes = DEFAULT_UPSTREAM_LIMITS.maxEventBytes) {
     this.#translator = translator;
     this.#parser = createParser({
       onEvent: (e) => {
         this.#out.push(...translator.push({ event: e.event, data: e.data }));
       },
+      onError: (e) => {
+        if (e.type === "max-buffer-size-exceeded") {
+          this.#tooLarge = new EventTooLargeError(maxEventBytes);
+        }
+      },
+      maxBufferSize: maxEventBytes,
     });
   }
 
-  /** The client bytes one upstream chunk becomes; empty when it completed no event. */
+  /**
+   * The client bytes one upstream chunk becomes; empty when it completed no event. Throws an
+   * EventTooLargeError when the upstream passed the event cap: the stream must end there (with
+   * `fail`), and its upstream be cancelled.
+   */
   chunk(bytes: Uint8Array): Uint8Array {
+    if (this.#tooLarge) throw this.#tooLarge;
     this.#parser.feed(this.#decoder.decode(bytes, { stream: true }));
+    if (this.#tooLarge) throw this.#tooLarge;
     return this.#drain();
   }
 
@@ -33,6 +61,7 @@ export class SseTranslator {
    * event when the upstream never sent its terminator (a cut-off answer must not look finished).
    */
   end(): Uint8Array {
+    if (this.#tooLarge) return this.fail(this.#tooLarge.message);
     this.#parser.feed(this.#decoder.decode());
     this.#parser.reset({ consume: true });
     if (this.#translator.finished) this.#out.push(...this.#translator.end());

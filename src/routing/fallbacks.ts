@@ -1,4 +1,10 @@
-import { normalizeModel, NoRouteError, type Resolution, resolveCandidates } from "./resolve.ts";
+import {
+  MAX_MODEL_LENGTH,
+  normalizeModel,
+  NoRouteError,
+  type Resolution,
+  resolveCandidates,
+} from "./resolve.ts";
 import type { RouteTable } from "./route_table.ts";
 
 /** The most fallback models one request may list. */
@@ -24,6 +30,15 @@ export function withFallbacks(table: RouteTable, main: Resolution, models: unkno
   if (models.length > MAX_FALLBACKS) {
     throw new FallbackError(
       `\`models\` lists ${models.length} fallbacks; at most ${MAX_FALLBACKS} are allowed`,
+    );
+  }
+  const long = models.findIndex((m: string) => m.length > MAX_MODEL_LENGTH);
+  if (long >= 0) {
+    // Like `model`: an error echoes the id, so a huge one would make a huge answer and log line.
+    throw new FallbackError(
+      `models[${long}] is ${
+        models[long].length
+      } characters long; model ids are at most ${MAX_MODEL_LENGTH}`,
     );
   }
   const candidates = [...main.candidates];

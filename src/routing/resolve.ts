@@ -47,7 +47,10 @@ export class NoRouteError extends Error {
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
-/** The model string as matched: whitespace trimmed, control characters removed. */
+/** The longest model id accepted; real ids are far shorter, and an error echoes the id. */
+export const MAX_MODEL_LENGTH = 512;
+
+/** A model string as routed: trimmed, without control characters. */
 export function normalizeModel(text: string): string {
   return text.replace(CONTROL, "").trim();
 }

@@ -233,3 +233,113 @@ providers:
   assert.equal(protocol("openai"), "messages");
   assert.equal(protocol("local"), "chat_completions");
 });
+
+Deno.test("a key that looks like a number or a boolean is its text as written", () => {
+  const c = load(`
+server:
+  skip_auth: false
+  api_keys: [5550001112223334, 0123, 12345678901234567890123, 1e5, true]
+providers:
+  a: { api_base: "http://a.test/v1", api_key: 5550001112223334 }
+  b: { api_base: "http://b.test/v1", api_key: 00420 }
+  c: { api_base: "http://c.test/v1", api_key: 0x1F }
+  d: { api_base: "http://d.test/v1", api_key: false }
+`);
+  assert.deepEqual(c.server.apiKeys, [
+    "5550001112223334",
+    "0123",
+    "12345678901234567890123",
+    "1e5",
+    "true",
+  ]);
+  assert.deepEqual(c.providers.map((p) => p.apiKey), [
+    "5550001112223334",
+    "00420",
+    "0x1F",
+    "false",
+  ]);
+});
+
+Deno.test("a ${VAR} key whose value is digits stays the text of the variable", () => {
+  const c = load(
+    `
+server:
+  skip_auth: false
+  api_keys: [\${BR_KEY}]
+providers:
+  a:
+    api_base: http://a.test/v1
+    api_key: \${A_KEY}
+  b:
+    api_base: http://b.test/v1
+    priority: \${PRIO}
+`,
+    { BR_KEY: "0042", A_KEY: "98765432109876543210", PRIO: "3" },
+  );
+  assert.deepEqual(c.server.apiKeys, ["0042"]);
+  assert.equal(c.providers[0].apiKey, "98765432109876543210");
+  assert.equal(c.providers[1].priority, 3, "other unquoted variables still become numbers");
+});
+
+Deno.test("a validation error at a key's path never shows the key", () => {
+  const secret = "5550001112223334";
+  const ds = problems(`
+server:
+  api_keys: ${secret}
+providers:
+  a: { api_base: "http://a.test/v1", api_key: [${secret}] }
+  b: { api_base: "http://b.test/v1", headers: { api-key: ${secret} } }
+  openai: sk-${secret}
+`);
+  assert.deepEqual(ds.map((d) => d.path), [
+    "server.api_keys",
+    "providers.a.api_key",
+    "providers.b.headers.api-key",
+    "providers.openai",
+  ]);
+  assert.match(ds[0].message, /expected array, got a number \(not shown: it may be a key\)/);
+  assert.match(ds[1].message, /expected string, got a list/);
+  for (const d of ds) assert.ok(!d.message.includes(secret), d.message);
+  // Elsewhere the value is still quoted, to say what was wrong.
+  assert.match(problems("server:\n  log_level: 5550001112223334\n")[0].message, /5550001112223334/);
+});
+
+Deno.test("a key written like a YAML alias is an error at its line, without the key", () => {
+  const [d] = problems(
+    "providers:\n  a:\n    api_base: http://a.test/v1\n    api_key: *sk-abc123\n",
+  );
+  assert.match(d.message, /alias of an anchor that is not defined; quote the value/);
+  assert.equal(d.location?.line, 4);
+  assert.ok(!d.message.includes("sk-abc123"), d.message);
+});
+
+Deno.test("a key or header value fetch could not send is refused at load, without showing it", () => {
+  const ds = problems(
+    `providers:
+  a: { api_base: "http://a.test/v1", api_key: "sk-inner\\nbreak" }
+  b: { api_base: "http://b.test/v1", api_key: "\${B_KEY}" }
+  c: { api_base: "http://c.test/v1", headers: { api-key: "sk-ünï\u{1F999}code" } }
+`,
+    { B_KEY: "sk-from-env\u0000x" },
+  );
+  assert.deepEqual(ds.map((d) => d.path), [
+    "providers.a.api_key",
+    "providers.b.api_key",
+    "providers.c.headers.api-key",
+  ]);
+  for (const d of ds) {
+    assert.match(d.message, /expected a (key|value) that can be sent in an HTTP header/);
+    assert.ok(!/sk-/.test(d.message), d.message);
+  }
+  // Surrounding whitespace (a trailing newline from a file) is trimmed by fetch: accepted.
+  load(`providers:\n  a: { api_base: "http://a.test/v1", api_key: "\${A_KEY}" }\n`, {
+    A_KEY: "sk-ok\n",
+  });
+});
+
+Deno.test("a built-in's key variable that fetch could not send leaves it inactive, unsent", () => {
+  const c = load("providers:\n  openai: {}\n", { OPENAI_API_KEY: "sk-abc\ndef" });
+  assert.equal(c.providers[0].apiKey, undefined);
+  assert.match(c.providers[0].inactiveReason!, /^OPENAI_API_KEY holds a line break/);
+  assert.ok(!c.providers[0].inactiveReason!.includes("sk-abc"));
+});

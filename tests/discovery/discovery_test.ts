@@ -363,3 +363,10 @@ Deno.test("background rounds run every interval until stopped, and stop leaves n
     assert.equal(ollama.requests.length, seen);
   });
 });
+
+Deno.test("zero-config leaves a hosted provider inactive when its key variable could not be sent", () => {
+  const [openai] = hostedBuiltIns((name) => name === "OPENAI_API_KEY" ? "sk-abc\u0000def" : "");
+  assert.equal(openai.id, "openai");
+  assert.equal(openai.apiKey, undefined);
+  assert.match(openai.inactiveReason!, /^OPENAI_API_KEY holds a line break, another control/);
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runCli } from "./cli.ts";
+import { startRouter } from "./helpers.ts";
 
 const CONFIG = `
 server:
@@ -257,4 +258,124 @@ Deno.test("serve refuses a non-loopback listen with skip_auth: true, naming both
       /refusing to listen on 0\.0\.0\.0:0.*server\.api_keys.*allow_open: true/s,
     );
   }, "server: { skip_auth: true }\n");
+});
+
+/** A loopback port nothing listens on (bound, then released). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("no key is printed by config validate, providers or route, in text or --json", async () => {
+  const keys = ["5550001112223334", "0777000111", "sk-server-secret", "98765432109876543210"];
+  const config = `
+server:
+  listen: 127.0.0.1:${freePort()}
+  skip_auth: false
+  api_keys: [${keys[0]}, "${keys[2]}"]
+providers:
+  hosted:
+    api_base: http://127.0.0.1:${freePort()}/v1
+    api_key: ${keys[1]}
+    models: [m]
+  openai:
+    models: [gpt-4o-mini]
+`;
+  await withFolder(async (dir) => {
+    const env = { OPENAI_API_KEY: keys[3] };
+    const runs = [
+      ["config", "validate"],
+      ["config", "validate", "--json"],
+      ["providers"],
+      ["providers", "--json"],
+      ["route", "hosted:m"],
+      ["route", "hosted:m", "--json"],
+      ["route", "gpt-4o-mini", "--json"],
+    ];
+    for (const args of runs) {
+      const r = await runCli(args, { cwd: dir, env });
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      for (const key of keys) {
+        assert.ok(!(r.stdout + r.stderr).includes(key), `${args.join(" ")} printed a key`);
+      }
+    }
+    // A key in the wrong shape is an error naming where, without the key.
+    await Deno.writeTextFile(
+      `${dir}/bitrouter.yaml`,
+      `server:\n  api_keys: ${
+        keys[0]
+      }\nproviders:\n  hosted:\n    api_base: http://h.test/v1\n    api_key: [${keys[1]}]\n`,
+    );
+    for (const args of [["config", "validate"], ["config", "validate", "--json"], ["route", "x"]]) {
+      const r = await runCli(args, { cwd: dir, env });
+      assert.equal(r.code, 1, args.join(" "));
+      assert.match(r.stdout + r.stderr, /server\.api_keys/);
+      for (const key of keys) {
+        assert.ok(!(r.stdout + r.stderr).includes(key), `${args.join(" ")} printed a key`);
+      }
+    }
+  }, config);
+});
+
+Deno.test("route sends server.api_keys only to a server whose /health says it is a BitRouter", async () => {
+  const key = "br-secret-key";
+  const seen: { path: string; headers: [string, string][] }[] = [];
+  // Another program on the configured port, answering every path like a BitRouter's status.
+  const impostor = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    seen.push({ path: new URL(req.url).pathname, headers: [...req.headers] });
+    return Response.json({ object: "bitrouter.status", version: "0", config: null, endpoints: [] });
+  });
+  try {
+    await withFolder(
+      async (dir) => {
+        const r = await runCli(["route", "ollama:llama3.1", "--json"], { cwd: dir });
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(seen.map((s) => s.path), ["/health"], "asked /health, then nothing");
+        for (const s of seen) {
+          assert.ok(!s.headers.some(([, v]) => v.includes(key)), "the key reached another program");
+        }
+        assert.deepEqual(
+          JSON.parse(r.stdout).candidates.map((c: { health: unknown }) => c.health),
+          [null],
+          "its answer is not shown as a BitRouter's health",
+        );
+      },
+      `
+server: { listen: "127.0.0.1:${impostor.addr.port}", skip_auth: false, api_keys: [${key}] }
+providers:
+  ollama: { api_base: "http://127.0.0.1:${freePort()}/v1", models: [llama3.1] }
+`,
+    );
+  } finally {
+    await impostor.shutdown();
+  }
+});
+
+Deno.test("route still shows the health from a running BitRouter that requires a key", async () => {
+  const key = "br-secret-key";
+  const providers = `
+providers:
+  ollama: { api_base: "http://127.0.0.1:${freePort()}/v1", models: [llama3.1] }
+`;
+  const router = await startRouter({
+    config: `server: { skip_auth: false, api_keys: [${key}] }\n${providers}`,
+  });
+  try {
+    const port = new URL(router.url).port;
+    await withFolder(
+      async (dir) => {
+        const r = await runCli(["route", "ollama:llama3.1"], { cwd: dir });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(
+          r.stdout,
+          new RegExp(`health from the bitrouter running at 127\\.0\\.0\\.1:${port}`),
+        );
+      },
+      `server: { listen: "127.0.0.1:${port}", skip_auth: false, api_keys: [${key}] }\n${providers}`,
+    );
+  } finally {
+    await router.stop();
+  }
 });

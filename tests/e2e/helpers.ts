@@ -22,6 +22,8 @@ export interface RunningRouter {
   stop(graceMs?: number): Promise<Deno.CommandStatus>;
   /** The config file (in zero-config: where `./bitrouter.yaml` would be, in the child's folder) */
   readonly configPath: string;
+  /** The child's process id (the Deno running main.ts), e.g. to read its memory in /proc */
+  readonly pid: number;
   /** Sends a signal to the child (nothing once it has exited) */
   kill(signal: Deno.Signal): void;
   /** The exit status, once the child has exited (by itself or a signal) and its output is read */
@@ -203,6 +205,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
     stderr: () => err,
     stop,
     configPath,
+    pid: child.pid,
     kill(signal) {
       if (exited) return;
       try {

@@ -97,7 +97,7 @@ faultTest(
     try {
       const body = JSON.stringify(chainBody({ stream: true }));
       await conn.write(new TextEncoder().encode(
-        `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
           `content-length: ${body.length}\r\n\r\n${body}`,
       ));
       await until(() => ollama.requests.length === 1, 2_000, "the request never reached Ollama");

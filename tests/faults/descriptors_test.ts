@@ -20,7 +20,7 @@ Deno.test({
     const port = Number(new URL(router.url).port);
     const held: Deno.Conn[] = [];
     try {
-      const halfHeaders = new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: x\r\n");
+      const halfHeaders = new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
       // More connections than the router may hold open; the kernel accepts a backlog of them
       // even after the router cannot.
       for (let i = 0; i < LIMIT + 64; i++) {

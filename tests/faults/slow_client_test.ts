@@ -36,7 +36,7 @@ async function stallingClient(
 ): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: router.port });
   await conn.write(encoder.encode(
-    `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
       `content-length: ${o.declared ?? body.length}\r\n\r\n${body.slice(0, o.sent)}`,
   ));
   return conn;
@@ -199,7 +199,9 @@ faultTest(
       try {
         for (let i = 0; i < 100; i++) {
           const conn = await Deno.connect({ hostname: "127.0.0.1", port: router.port });
-          await conn.write(encoder.encode("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"));
+          await conn.write(
+            encoder.encode("POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"),
+          );
           hostile.push(conn);
         }
         const body = JSON.stringify(chainBody());
