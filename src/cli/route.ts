@@ -1,7 +1,7 @@
 import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
 import { formatListen } from "../config/listen.ts";
 import type { ServerSettings } from "../config/types.ts";
-import { type ServerStatus, STATUS_PATH } from "../proxy/handler.ts";
+import { type ServerStatus, STATUS_PATH } from "../proxy/routes/info.ts";
 import { NoRouteError, resolveCandidates } from "../routing/resolve.ts";
 import { buildRouteTable, isLoaded } from "../routing/route_table.ts";
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";

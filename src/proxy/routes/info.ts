@@ -1,0 +1,136 @@
+import { NoRouteError, resolveCandidates, routableModels } from "../../routing/resolve.ts";
+import type { RouteTable } from "../../routing/route_table.ts";
+import type { HealthBook } from "../../routing/health.ts";
+import type { ErrorBody } from "../envelope.ts";
+import type { Route } from "../router.ts";
+import { VERSION } from "../../version.ts";
+
+/** `GET /health`: open to all, and says it is BitRouter (so `bitrouter route` can tell). */
+export const healthRoute: Route = {
+  methods: ["GET", "HEAD"],
+  style: "openai",
+  label: "/health",
+  open: true,
+  handle: ({ requestId }) =>
+    Response.json({ status: "ok" }, {
+      headers: { "x-request-id": requestId, "x-bitrouter-version": VERSION },
+    }),
+};
+
+/** `GET /v1/models`: every id that resolves now (SPEC §3), in OpenAI's list shape. */
+export const modelsRoute: Route = {
+  methods: ["GET", "HEAD"],
+  style: "openai",
+  label: "/v1/models",
+  handle: ({ table, requestId, createdSecs }) =>
+    Response.json({
+      object: "list",
+      data: [...routableModels(table)].map(([id, owners]) =>
+        modelEntry(table, id, owners, createdSecs)
+      ),
+    }, { headers: { "x-request-id": requestId } }),
+};
+
+/** `GET /v1/models/{id}`: one model, or 404 (503 when every server of it is down). */
+export const modelRoute: Route = {
+  methods: ["GET", "HEAD"],
+  style: "openai",
+  label: "/v1/models/{id}",
+  handle: ({ table, requestId, createdSecs, path, fail }) => {
+    try {
+      const r = resolveCandidates(table, decodeModelId(path.slice("/v1/models/".length)));
+      const owners = r.candidates.map((c) => c.provider.id);
+      return Response.json(modelEntry(table, r.model, owners, createdSecs), {
+        headers: { "x-request-id": requestId },
+      });
+    } catch (e) {
+      if (!(e instanceof NoRouteError)) throw e;
+      return fail(modelNotFound(e), downRetry(e, table));
+    }
+  },
+};
+
+function modelEntry(table: RouteTable, id: string, owners: string[], created: number) {
+  return {
+    id,
+    object: "model",
+    created,
+    owned_by: table.virtualModels.has(id) ? "bitrouter" : owners[0],
+  };
+}
+
+/** Where the running server tells the CLI (and the curious) how its endpoints are doing. */
+export const STATUS_PATH = "/v1/bitrouter/status";
+
+/** What `GET /v1/bitrouter/status` answers. */
+export interface ServerStatus {
+  object: "bitrouter.status";
+  version: string;
+  config: string | null;
+  endpoints: {
+    provider: string;
+    model: string;
+    state: string;
+    consecutive_failures: number;
+    cooling_for_secs: number | null;
+    last_error: string | null;
+  }[];
+}
+
+/** `GET /v1/bitrouter/status`: endpoints' health (SPEC §4). */
+export const statusRoute: Route = {
+  methods: ["GET", "HEAD"],
+  style: "openai",
+  label: STATUS_PATH,
+  handle: ({ table, requestId, deps }) =>
+    Response.json(statusOf(table, deps.health), { headers: { "x-request-id": requestId } }),
+};
+
+function statusOf(table: RouteTable, health: HealthBook): ServerStatus {
+  return {
+    object: "bitrouter.status",
+    version: VERSION,
+    config: table.config.file ?? null,
+    endpoints: health.snapshot().map((e) => ({
+      provider: e.provider,
+      model: e.model,
+      state: e.state,
+      consecutive_failures: e.consecutiveFailures,
+      cooling_for_secs: e.coolingForMs === undefined ? null : Math.ceil(e.coolingForMs / 1000),
+      last_error: e.lastError ?? null,
+    })),
+  };
+}
+
+/** The answer for a model nothing serves: 404, or 503 when every server of it is down. */
+export function modelNotFound(e: NoRouteError): ErrorBody {
+  if (e.unavailable) {
+    // Every server of the model is down (SPEC §7): answer at once, without a connection attempt.
+    return { status: 503, type: "upstream_error", code: "provider_down", message: e.message };
+  }
+  return {
+    status: 404,
+    type: "invalid_request_error",
+    code: "model_not_found",
+    message: e.message,
+  };
+}
+
+/**
+ * `Retry-After` for a model whose every server is down: the next discovery probe may find one up
+ * (SPEC §4: BitRouter's own 503s say when to come back).
+ */
+export function downRetry(e: NoRouteError, table: RouteTable): Record<string, string> {
+  return e.unavailable
+    ? { "retry-after": String(Math.ceil(table.config.discovery.intervalSecs)) }
+    : {};
+}
+
+/** The model id of a `/v1/models/{id}` path; a malformed escape is kept as written (and so not found). */
+function decodeModelId(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
