@@ -5,6 +5,7 @@ import { modelsCommand } from "./src/cli/models.ts";
 import { providersCommand } from "./src/cli/providers.ts";
 import { routeCommand } from "./src/cli/route.ts";
 import { serveCommand } from "./src/cli/serve.ts";
+import { usageCommand } from "./src/cli/usage.ts";
 import { versionCommand } from "./src/cli/version.ts";
 import { userCwd } from "./src/config/find.ts";
 
@@ -19,6 +20,7 @@ Commands:
   models             list the models routable now
   providers          list providers and whether each is active
   config validate    check the config file
+  usage              requests, tokens and cost from the usage store; what local saved
 
 Options:
   -c, --config PATH  config file, for every command that reads one
@@ -33,6 +35,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   models: modelsCommand,
   providers: providersCommand,
   config: configCommand,
+  usage: usageCommand,
 };
 
 /** Runs the CLI and returns its exit code. */

@@ -1,13 +1,17 @@
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
 import { type Io, table } from "./io.ts";
 import { loadDiscovered } from "./load.ts";
+import { runningStatus } from "./route.ts";
+import { capacityText } from "./capacity_text.ts";
 
 /** Usage of `bitrouter providers`. */
 export const PROVIDERS_USAGE = `Usage: bitrouter providers [OPTIONS]
 
 List each provider: id, api_base, protocol, whether it is active (and why not) or down, how
-many models it serves, and where it came from (config / detected / built-in). Local servers
-are probed first (as \`bitrouter serve\` does at startup), so detected ones are listed too.
+many models it serves, where it came from (config / detected / built-in), and its capacity
+(max_concurrent, rate limits, accounts; in flight and queued when a bitrouter is running at the
+config's listen address). Local servers are probed first (as \`bitrouter serve\` does at
+startup), so detected ones are listed too.
 
 Options:
   -c, --config PATH   config file
@@ -22,6 +26,7 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
     return 0;
   }
   const { config } = await loadDiscovered(values.config, io);
+  const live = await runningStatus(config.server, io.fetch);
   const rows = config.providers.map((p) => ({
     id: p.id,
     api_base: p.apiBase,
@@ -34,6 +39,7 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
     kind: p.kind ?? null,
     models: p.models.length,
     source: p.source,
+    capacity: capacityText(p, live),
   }));
   if (values.json) {
     io.out(JSON.stringify({ providers: rows }));
@@ -47,7 +53,7 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
   }
   io.out(
     table([
-      ["ID", "API_BASE", "PROTOCOL", "STATUS", "MODELS", "SOURCE"],
+      ["ID", "API_BASE", "PROTOCOL", "STATUS", "MODELS", "SOURCE", "CAPACITY"],
       ...rows.map((
         r,
       ) => [
@@ -57,6 +63,7 @@ export async function providersCommand(argv: string[], io: Io): Promise<number> 
         r.active ? (r.down ? r.down : "active") : `inactive: ${r.reason}`,
         String(r.models),
         r.source,
+        r.capacity,
       ]),
     ]).join("\n"),
   );

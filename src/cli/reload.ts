@@ -30,6 +30,8 @@ export interface ReloaderOptions {
   overrides: (config: Config) => void;
   /** The host the server listens on, which a reload cannot change. */
   hostname: string;
+  /** Told after each reload that was tried whether it swapped a new config in (for /metrics). */
+  onReload?: (ok: boolean) => void;
 }
 
 /** The live config of a running server: reloaded on demand, with its discovery and file watch. */
@@ -111,6 +113,9 @@ export function createReloader(options: ReloaderOptions): Reloader {
     }
   }
 
+  /** Set when the last load found the file as it was: no reload was tried. */
+  let unchanged = false;
+
   /** The config to swap in, or undefined when there is none (already logged). */
   async function load(
     trigger: ReloadTrigger,
@@ -132,6 +137,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
       const text = await readConfigText(found.path);
       if (trigger === "file change" && text === live.text && found.path === live.found.path) {
         log.debug(`${found.path} was touched but its content is unchanged; not reloading`);
+        unchanged = true;
         return undefined;
       }
       return { found, text, config: parseConfig(text, found.path, { env: io.env }) };
@@ -210,6 +216,8 @@ export function createReloader(options: ReloaderOptions): Reloader {
     queued = true;
     queue = queue.then(async () => {
       queued = false;
+      const before = live;
+      unchanged = false;
       try {
         await reloadOnce(trigger);
       } catch (e) {
@@ -217,6 +225,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
           error: String(e),
         });
       }
+      if (!closed && !unchanged) options.onReload?.(live !== before);
     });
     return queue;
   }

@@ -1,4 +1,4 @@
-import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
+import { type Protocol, upstreamPath } from "../config/protocol.ts";
 import { formatListen } from "../config/listen.ts";
 import type { ServerSettings } from "../config/types.ts";
 import { type ServerStatus, STATUS_PATH } from "../proxy/routes/info.ts";
@@ -7,6 +7,7 @@ import { buildRouteTable, isLoaded } from "../routing/route_table.ts";
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
 import { CliError, type Io, table, UsageError } from "./io.ts";
 import { loadDiscovered } from "./load.ts";
+import { capacityText } from "./capacity_text.ts";
 
 /** Usage of `bitrouter route`. */
 export const ROUTE_USAGE = `Usage: bitrouter route MODEL [OPTIONS]
@@ -14,7 +15,8 @@ export const ROUTE_USAGE = `Usage: bitrouter route MODEL [OPTIONS]
 Show how MODEL resolves: the ordered candidates (provider, upstream model id, protocol, URL)
 and whether each is active. Reads the config on disk; exits 1 when nothing serves MODEL.
 When a bitrouter is running at the config's listen address, also shows each endpoint's health
-there (cooling down after failures, or probing), in the order it would try them now.
+there (cooling down after failures, or probing), in the order it would try them now, and
+each endpoint's capacity: requests in flight / max_concurrent, rate-limit windows, the queue.
 
 Options:
   -c, --config PATH   config file
@@ -44,19 +46,21 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
     if (e.state === "probing") return "probing after cooldown";
     return `cooling ${e.cooling_for_secs}s (${e.consecutive_failures} failed: ${e.last_error})`;
   };
-  const url = (apiBase: string, protocol: Protocol) => apiBase + (PROTOCOL_PATHS[protocol] ?? "");
+  const url = (apiBase: string, protocol: Protocol, model: string) =>
+    apiBase + upstreamPath(protocol, model, false);
   const rows = [
     // The order the server tries them now: healthy first, cooling ones after (in their order).
     ...r.candidates.map((c) => ({
       provider: c.provider.id,
       model: c.model,
       protocol: c.protocol,
-      url: url(c.provider.apiBase, c.protocol),
+      url: url(c.provider.apiBase, c.protocol, c.model),
       active: true,
       reason: null as string | null,
       health: live ? healthOf(c.provider.id, c.model) : null,
       down: false,
       loaded: isLoaded(c.provider, c.model),
+      capacity: capacityText(c.provider, live),
     })).sort((a, b) =>
       Number(a.health?.startsWith("cooling")) - Number(b.health?.startsWith("cooling"))
     ),
@@ -64,12 +68,13 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
       provider: s.provider.id,
       model: s.model,
       protocol: s.provider.defaultProtocol,
-      url: url(s.provider.apiBase, s.provider.defaultProtocol),
+      url: url(s.provider.apiBase, s.provider.defaultProtocol, s.model),
       active: false,
       reason: s.reason,
       health: null,
       down: s.down === true,
       loaded: false,
+      capacity: capacityText(s.provider, live),
     })),
   ];
   if (values.json) {
@@ -78,7 +83,7 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
   }
   const kinds = {
     pin: "pinned to one provider",
-    virtual: "virtual model",
+    virtual: r.balance ? "virtual model, balanced by free capacity" : "virtual model",
     cascade: "cascade over every provider that lists it",
   };
   io.out(
@@ -88,7 +93,7 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
   );
   io.out(
     table([
-      ["#", "PROVIDER", "MODEL", "PROTOCOL", "URL", "STATUS"],
+      ["#", "PROVIDER", "MODEL", "PROTOCOL", "URL", "STATUS", "CAPACITY"],
       ...rows.map((row, i) => [
         String(i + 1),
         row.provider,
@@ -104,6 +109,7 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
           : row.down
           ? row.reason!
           : `inactive: ${row.reason}`,
+        row.capacity,
       ]),
     ]).join("\n"),
   );
@@ -111,7 +117,7 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
 }
 
 /** The running server's status, if one answers at the config's listen address within 300 ms. */
-async function runningStatus(
+export async function runningStatus(
   server: ServerSettings,
   fetchFn: typeof fetch,
 ): Promise<ServerStatus | undefined> {

@@ -1,6 +1,11 @@
 import { formatListen, type ListenAddress, parseListen } from "../config/listen.ts";
-import { type Config, LOG_LEVELS, type LogLevel } from "../config/types.ts";
+import { type Config, DEFAULT_USAGE, LOG_LEVELS, type LogLevel } from "../config/types.ts";
 import { createLogger, type Logger } from "../observe/log.ts";
+import { Metrics } from "../observe/metrics.ts";
+import { observingLogger, priceRecord } from "../observe/record.ts";
+import { UsageRecorder } from "../observe/usage_store.ts";
+import { SqliteUsageBackend } from "../observe/sqlite_store.ts";
+import { storeLocation } from "../config/database.ts";
 import { routableModels } from "../routing/resolve.ts";
 import type { FoundServer } from "../discovery/discovery.ts";
 import { reportingFetch } from "../discovery/report_fetch.ts";
@@ -80,6 +85,23 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     discovery,
     overrides,
     hostname: server.hostname,
+    onReload: (ok) => metrics.reloaded(ok),
+  });
+  const metrics = new Metrics();
+  const usage = usageRecorder(loaded.config, io, log);
+  metrics.setSources({
+    discovered: () =>
+      [...live.routes().providers.values()]
+        .filter((p) => p.source === "detected")
+        .map((p) => ({ id: p.id, up: !p.downReason })),
+    usageRows: () => ({ written: usage?.written ?? 0, lost: usage?.lost ?? 0 }),
+  });
+  // Every finished request: priced, counted, stored (off the request path), then logged.
+  const observed = observingLogger(log, (r) => {
+    const table = live.routes();
+    const row = priceRecord(r, table, Date.now());
+    metrics.observe(r, table);
+    usage?.add(row);
   });
   const drain = new Drain();
   const handler = createHandler({
@@ -87,8 +109,9 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     // A request that cannot connect marks its server down, so the next one skips it at once.
     fetch: reportingFetch(io.fetch, live.reportUnreachable),
     now: () => performance.now(),
-    log,
+    log: observed,
     drain,
+    metrics,
   });
 
   const listen = (port: number) => {
@@ -113,6 +136,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     started = listen(server.port);
   } catch (e) {
     await live.close();
+    await usage?.close();
     if (e instanceof Deno.errors.AddrInUse) {
       throw new CliError(
         `cannot listen on ${address}: the address is in use`,
@@ -196,9 +220,32 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   } else {
     await live.close();
   }
+  // Rows still waiting are written before the process ends.
+  await usage?.close();
   stops.dispose();
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
+}
+
+/**
+ * The usage store for this run (SPEC §8), or undefined with `usage: false`. Opening happens on
+ * the first flush, off the request path; a store that cannot be opened is logged, never fatal.
+ */
+function usageRecorder(config: Config, io: Io, log: Logger): UsageRecorder | undefined {
+  const settings = config.usage ?? DEFAULT_USAGE;
+  if (!settings.enabled) return undefined;
+  const where = storeLocation(config, io.env);
+  if (where.kind === "unsupported") {
+    log.error(`usage store not kept: ${where.reason}`);
+    return undefined;
+  }
+  log.debug(`usage store: ${where.path}`);
+  return new UsageRecorder({
+    open: () => SqliteUsageBackend.open(where.path),
+    log,
+    where: where.path,
+    retentionDays: settings.retentionDays,
+  });
 }
 
 /** The pause before listening again after the accept loop failed (see serveCommand). */

@@ -2,7 +2,14 @@ import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Node } from "ya
 import type { z } from "zod";
 import { ConfigError, type Diagnostic } from "./errors.ts";
 import { interpolate } from "./interpolate.ts";
-import { FileSchema, type RawConfig, type RawProvider, type RawTimeouts } from "./schema.ts";
+import {
+  FileSchema,
+  type RawConfig,
+  type RawPrices,
+  type RawPricing,
+  type RawProvider,
+  type RawTimeouts,
+} from "./schema.ts";
 import { normalizeOrigin, parseListen } from "./listen.ts";
 import {
   inferProtocol,
@@ -12,15 +19,22 @@ import {
   sortRules,
 } from "./protocol.ts";
 import {
+  type Account,
   type Config,
   DEFAULT_DISCOVERY,
   DEFAULT_HEALTH,
+  DEFAULT_RESPONSES,
   DEFAULT_SERVER,
   DEFAULT_TIMEOUTS,
   DEFAULT_UPSTREAM_LIMITS,
+  DEFAULT_USAGE,
   modelsAsNamed,
+  type Prices,
+  type Pricing,
   type Provider,
+  SYSTEM_MESSAGE_MODES,
   type Timeouts,
+  type UsageSettings,
   type VirtualModel,
 } from "./types.ts";
 import { CATALOG, catalogEntry } from "../discovery/catalog.ts";
@@ -74,14 +88,23 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
   if (diagnostics.length) throw new ConfigError(file, diagnostics);
 
   const unsetKeys = new Map<string, string>();
+  /** `provider.index` of accounts whose key variable is unset → the variable. */
+  const unsetAccounts = new Map<string, string>();
   /** Paths whose value came from an unset variable; in lenient mode their type errors are moot. */
   const unsetPaths = new Set<string>();
   substituteScalars(doc.contents, [], (path, node, unset) => {
     unsetPaths.add(path.join("."));
     const isApiKey = path.length === 3 && path[0] === "providers" && path[2] === "api_key";
+    // An account's key unset leaves that account out, like an unset api_key (SPEC §2.2).
+    const isAccountKey = path.length === 5 && path[0] === "providers" &&
+      path[2] === "accounts" && path[4] === "api_key";
     for (const u of unset) {
       if (isApiKey) {
         unsetKeys.set(String(path[1]), u.name);
+        continue;
+      }
+      if (isAccountKey) {
+        unsetAccounts.set(`${path[1]}.${path[3]}`, u.name);
         continue;
       }
       diagnostics.push({
@@ -133,7 +156,14 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
     return { ...zeroConfig(), file, warnings: diagnostics };
   }
 
-  const config = buildConfig(parsed.data ?? {}, file, options, unsetKeys, diagnostics, locate);
+  const config = buildConfig(
+    parsed.data ?? {},
+    file,
+    options,
+    { keys: unsetKeys, accounts: unsetAccounts },
+    diagnostics,
+    locate,
+  );
   if (diagnostics.some((d) => d.severity === "error")) throw new ConfigError(file, diagnostics);
   return config;
 }
@@ -148,6 +178,7 @@ export function zeroConfig(): Config {
     discovery: { ...DEFAULT_DISCOVERY },
     upstreamTimeouts: { ...DEFAULT_TIMEOUTS },
     upstreamLimits: { ...DEFAULT_UPSTREAM_LIMITS },
+    cascadeStrategy: "priority",
     warnings: [],
   };
 }
@@ -385,12 +416,41 @@ function warnUnknownKeys(
   }
 }
 
+/** `pricing` as written, in the config's own terms. */
+function pricingOf(raw: RawPricing): Pricing {
+  const prices = (p: RawPrices): Prices => ({
+    input: p.input_micro_usd_per_token,
+    output: p.output_micro_usd_per_token,
+    cacheRead: p.cache_read_micro_usd_per_token,
+    cacheWrite: p.cache_write_micro_usd_per_token,
+  });
+  return {
+    ...prices(raw),
+    contextTiers: (raw.context_tiers ?? [])
+      .map((t) => ({ ...prices(t), aboveInputTokens: t.above_input_tokens }))
+      .sort((a, b) => a.aboveInputTokens - b.aboveInputTokens),
+  };
+}
+
+/** The `usage:` and `database:` blocks with defaults applied. */
+function usageOf(raw: NonNullable<RawConfig>): UsageSettings {
+  const u = raw.usage;
+  const block = typeof u === "object" && u !== null ? u : {};
+  return {
+    enabled: u !== false && (typeof u !== "object" || u === null || u.enabled !== false),
+    databaseUrl: raw.database?.url?.trim(),
+    retentionDays: block.retention_days ?? DEFAULT_USAGE.retentionDays,
+    referenceModel: block.reference_model ?? DEFAULT_USAGE.referenceModel,
+  };
+}
+
 function timeoutsOf(raw: RawTimeouts | undefined, base: Timeouts): Timeouts {
   return {
     connectSecs: raw?.connect_secs ?? base.connectSecs,
     firstByteSecs: raw?.first_byte_secs ?? base.firstByteSecs,
     idleSecs: raw?.idle_secs ?? base.idleSecs,
     totalSecs: raw?.total_secs === undefined ? base.totalSecs : raw.total_secs,
+    queueSecs: raw?.queue_secs ?? base.queueSecs,
   };
 }
 
@@ -414,7 +474,7 @@ function buildConfig(
   raw: NonNullable<RawConfig>,
   file: string,
   options: LoadOptions,
-  unsetKeys: Map<string, string>,
+  unset: { keys: Map<string, string>; accounts: Map<string, string> },
   diagnostics: Diagnostic[],
   locate: (path: Path) => Diagnostic["location"],
 ): Config {
@@ -430,6 +490,7 @@ function buildConfig(
       "skip_auth is false but server.api_keys is empty; add a key (e.g. ${BITROUTER_API_KEY}) or set skip_auth: true",
     );
   }
+  const unsetKeys = unset.keys;
   const baseTimeouts = timeoutsOf(raw.upstream?.timeouts, DEFAULT_TIMEOUTS);
 
   const providers: Provider[] = [];
@@ -461,10 +522,20 @@ function buildConfig(
       apiKey = undefined;
     }
     const declared = (rp.models ?? []).map((m) =>
-      typeof m === "string"
-        ? { id: m, upstreamId: m }
-        : { id: m.id, upstreamId: m.provider_model_id ?? m.id }
+      typeof m === "string" ? { id: m, upstreamId: m } : {
+        id: m.id,
+        upstreamId: m.provider_model_id ?? m.id,
+        ...(m.pricing ? { pricing: pricingOf(m.pricing) } : {}),
+      }
     );
+    const accounts = accountsOf(id, rp, unset.accounts);
+    // Accounts carry their own keys: the provider's key variable being unset does not matter.
+    if (accounts?.length && rp.active !== false) inactiveReason = undefined;
+    if (accounts && accounts.length === 0 && rp.active !== false) {
+      inactiveReason = `${
+        [...unset.accounts].filter(([k]) => k.startsWith(`${id}.`)).map(([, v]) => v).join(", ")
+      } unset (every account's key)`;
+    }
     const models = declared.length || rp.models ? declared : modelsAsNamed(builtIn?.models ?? []);
     providers.push({
       id,
@@ -480,7 +551,16 @@ function buildConfig(
       headers: rp.headers ?? {},
       timeouts: timeoutsOf(rp.timeouts, baseTimeouts),
       autoDiscover: rp.auto_discover ?? false,
+      chatCompatibility: {
+        systemMessages: rp.compatibility?.chat_completions?.system_messages ??
+          SYSTEM_MESSAGE_MODES[0],
+        supportsStreamOptions: rp.compatibility?.chat_completions?.supports_stream_options ?? true,
+      },
+      local: rp.local,
       source: "config",
+      ...capacityOf(rp),
+      accounts: accounts?.length ? accounts : undefined,
+      accountStrategy: rp.account_strategy ?? "failover",
     });
   });
 
@@ -501,7 +581,13 @@ function buildConfig(
         );
       }
       if (!model) error(path, "required: service_id (the model id at that provider)");
-      else endpoints.push({ provider: e.provider, model });
+      else {
+        endpoints.push({
+          provider: e.provider,
+          model,
+          ...(e.pricing ? { pricing: pricingOf(e.pricing) } : {}),
+        });
+      }
     });
     virtualModels.push({ name, strategy: vm.strategy ?? "priority", endpoints });
   }
@@ -521,6 +607,7 @@ function buildConfig(
       watch: s.watch ?? DEFAULT_SERVER.watch,
       allowedHosts: (s.allowed_hosts ?? []).map((h) => h.trim().toLowerCase()),
       corsOrigins: (s.cors_origins ?? []).map((o) => o.trim() === "*" ? "*" : normalizeOrigin(o)!),
+      metricsPublic: s.metrics_public ?? false,
     },
     providers,
     virtualModels,
@@ -542,8 +629,52 @@ function buildConfig(
       ),
       maxEventBytes: mebibytesOr(raw.upstream?.max_event_mb, DEFAULT_UPSTREAM_LIMITS.maxEventBytes),
     },
+    cascadeStrategy: raw.upstream?.cascade_strategy ?? "priority",
+    responses: {
+      storeTtlSecs: raw.responses?.store_ttl_secs ?? DEFAULT_RESPONSES.storeTtlSecs,
+    },
+    usage: usageOf(raw),
     warnings: diagnostics.filter((d) => d.severity === "warning"),
   };
+}
+
+/** A provider's capacity settings (SPEC §3.5): absent keys stay absent, so an unlimited provider costs nothing. */
+function capacityOf(
+  rp: RawProvider,
+): Pick<Provider, "maxConcurrent" | "modelMaxConcurrent" | "rateLimits"> {
+  const out: Pick<Provider, "maxConcurrent" | "modelMaxConcurrent" | "rateLimits"> = {};
+  if (rp.max_concurrent !== undefined) out.maxConcurrent = rp.max_concurrent;
+  for (const m of rp.models ?? []) {
+    if (typeof m === "string" || m.max_concurrent === undefined) continue;
+    (out.modelMaxConcurrent ??= {})[m.provider_model_id ?? m.id] = m.max_concurrent;
+  }
+  const rules = (rp.rate_limits ?? []).flatMap((entry) =>
+    Object.entries(entry).map(([pattern, w]) => ({
+      pattern,
+      requestsPerMinute: w.requests_per_minute,
+      tokensPerMinute: w.tokens_per_minute,
+    }))
+  ).filter((r) => r.requestsPerMinute !== undefined || r.tokensPerMinute !== undefined);
+  if (rules.length) out.rateLimits = rules;
+  return out;
+}
+
+/**
+ * A provider's `accounts`, labelled (`1`, `2`, … when no label is written), without those whose
+ * key variable is unset; undefined when it has none.
+ */
+function accountsOf(
+  id: string,
+  rp: RawProvider,
+  unsetAccounts: Map<string, string>,
+): Account[] | undefined {
+  if (!rp.accounts?.length) return undefined;
+  const out: Account[] = [];
+  rp.accounts.forEach((a, i) => {
+    if (unsetAccounts.has(`${id}.${i}`) || !a.api_key || !isHeaderSafe(a.api_key)) return;
+    out.push({ apiKey: a.api_key, label: a.label ?? String(i + 1) });
+  });
+  return out;
 }
 
 /**

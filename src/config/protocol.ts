@@ -62,3 +62,14 @@ export const PROTOCOL_PATHS: Readonly<Partial<Record<Protocol, string>>> = {
   messages: "/messages",
   responses: "/responses",
 };
+
+/**
+ * The path of a generation request under a provider's api_base: the protocol's fixed path, or
+ * for Gemini's API, whose model and streaming are in the URL, `/models/{model}:generateContent`
+ * or `/models/{model}:streamGenerateContent?alt=sse` (SSE, which the relay parses as it comes).
+ */
+export function upstreamPath(protocol: Protocol, model: string, stream: boolean): string {
+  if (protocol !== "generate_content") return PROTOCOL_PATHS[protocol]!;
+  const id = encodeURIComponent(model.replace(/^models\//, ""));
+  return `/models/${id}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
+}

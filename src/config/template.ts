@@ -110,6 +110,8 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "    connect_secs: 10",
     "    first_byte_secs: 300   # local servers load a model on first use; be patient",
     "    idle_secs: 120         # longest silence inside a streamed answer",
+    "    # queue_secs: 30       # when every candidate is at max_concurrent, wait this long for a",
+    "                           # free slot, then 503 overloaded",
     "",
     "providers:",
     "  # Local servers. Uncomment the block of each server you run.",
@@ -124,6 +126,7 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     out.push(
       `  # ${b.id}:`,
       `  #   api_base: ${b.apiBase}`,
+      `  #   # max_concurrent: 4   # requests at once; more go to the next candidate or wait`,
       `  #   models:   # ${b.note}`,
       `  #     - id: ${b.example}`,
     );
@@ -155,6 +158,7 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "# models:",
     "#   smart:",
     "#     strategy: priority          # priority: as listed | cascade: by provider priority",
+    "#                                 # | balance: most free capacity first",
     "#     endpoints:",
     "#       - provider: ollama",
     "#         service_id: llama3.1     # free and local first",
@@ -175,6 +179,16 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "#   failures: 3                 # consecutive failures before a cooldown",
     "#   cooldown_secs: 30",
     "#   max_retry_after_secs: 300   # a 429's Retry-After cools an endpoint at once, up to this",
+    "",
+    "# Usage store: one row per request (tokens, cost); `bitrouter usage` reports it, with what",
+    "# local serving saved. Local servers cost 0 unless a model has `pricing`; set `local: false`",
+    "# on a provider to count it as hosted (or `local: true` for a GPU box on a public address).",
+    "# database:",
+    "#   url: sqlite://bitrouter.db   # beside this file; sqlite:///abs/path.db elsewhere",
+    "# usage:                         # or `usage: false` to keep no store",
+    "#   retention_days: 90",
+    "#   reference_model: gpt-4o-mini # what local tokens are compared with",
+    "# GET /metrics (Prometheus) needs the API key unless server.metrics_public: true.",
     "",
   );
   return out.join("\n");

@@ -68,6 +68,8 @@ interface TargetState {
   kind?: ServerKind;
   models: string[];
   loaded: readonly string[] | "all";
+  /** Requests it runs at once, as it reports (llama.cpp `total_slots`). */
+  slots?: number;
   downReason?: string;
 }
 
@@ -75,6 +77,7 @@ interface Refreshed {
   models: string[];
   kind?: ServerKind;
   loaded: readonly string[] | "all";
+  slots?: number;
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
@@ -175,6 +178,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
         models,
         kind: r?.kind ?? p.kind,
         loaded: r?.loaded ?? p.loaded,
+        reportedSlots: r?.slots ?? p.reportedSlots,
         downReason: down.get(p.id),
       };
     });
@@ -192,6 +196,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
       source: "detected",
       kind: t.kind,
       loaded: t.loaded,
+      reportedSlots: t.slots,
       downReason: t.downReason,
     }));
     // In zero-config the local servers come first: they are free and already running.
@@ -232,6 +237,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     if (isNew) t.id = allocateId(outcome.kind, t.origin, t);
     t.kind = outcome.kind;
     t.loaded = outcome.loaded;
+    t.slots = outcome.slots;
     t.downReason = undefined;
     const modelsChanged = JSON.stringify(t.models) !== JSON.stringify(outcome.models);
     t.models = outcome.models;
@@ -283,6 +289,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
         models: outcome.models,
         kind: hostedOne ? undefined : outcome.kind,
         loaded: outcome.loaded,
+        slots: outcome.slots,
       });
     }
   }

@@ -3,7 +3,14 @@ import type { Provider, ServerKind } from "../config/types.ts";
 /** What a probe learned about one address. */
 export type ProbeOutcome =
   /** A model server: its kind, the model ids it lists, and which of them are loaded now. */
-  | { status: "up"; kind: ServerKind; models: string[]; loaded: string[] | "all" }
+  | {
+    status: "up";
+    kind: ServerKind;
+    models: string[];
+    loaded: string[] | "all";
+    /** How many requests it runs at once, when it says (llama.cpp `/props` `total_slots`). */
+    slots?: number;
+  }
   /** Nothing answered (refused, reset, DNS, or no answer in time). */
   | { status: "down"; reason: string }
   /** Something answered HTTP, but not as a model server (a web app on 8080, a wrong key). */
@@ -180,7 +187,7 @@ export async function probeServer(
     const alias = typeof p.model_alias === "string" ? [p.model_alias] : undefined;
     const listed = ids ?? alias;
     if (!listed) return failure(all, origin);
-    return { status: "up", kind: "llamacpp", models: listed, loaded: "all" };
+    return { status: "up", kind: "llamacpp", models: listed, loaded: "all", slots: slotsOf(p) };
   }
   const lm = lmStudioOutcome(lmStudio);
   if (lm) return lm;
@@ -208,10 +215,21 @@ async function probeKnown(
     const v0 = await getJson(fetchFn, `${origin}/api/v0/models`, signal, headers);
     return lmStudioOutcome(v0) ?? failure([v0], origin);
   }
-  const got = await getJson(fetchFn, `${origin}/v1/models`, signal, headers);
+  const [got, props] = await Promise.all([
+    getJson(fetchFn, `${origin}/v1/models`, signal, headers),
+    // llama.cpp's slot count is its capacity (SPEC §3.5); asked each round, so it stays current.
+    kind === "llamacpp" ? getJson(fetchFn, `${origin}/props`, signal, headers) : undefined,
+  ]);
   const ids = openAiIds(got);
   if (!ids) return failure([got], origin);
-  return { status: "up", kind, models: ids, loaded: kind === "openai" ? [] : "all" };
+  const slots = props?.ok ? slotsOf(record(props.json)) : undefined;
+  return { status: "up", kind, models: ids, loaded: kind === "openai" ? [] : "all", slots };
+}
+
+/** llama.cpp's `total_slots`, when it is a sensible count. */
+function slotsOf(props: Record<string, unknown> | undefined): number | undefined {
+  const n = props?.total_slots;
+  return typeof n === "number" && Number.isInteger(n) && n > 0 && n <= 4096 ? n : undefined;
 }
 
 /** The headers a provider's own `GET /models` needs: its key, as its protocol sends it. */

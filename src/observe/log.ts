@@ -1,4 +1,5 @@
 import type { LogLevel } from "../config/types.ts";
+import type { Usage } from "./usage.ts";
 
 /** What one finished request logs (SPEC §8); never prompt text or secrets. */
 export interface RequestRecord {
@@ -12,9 +13,19 @@ export interface RequestRecord {
   streamed: boolean;
   ttfbMs?: number;
   totalMs: number;
+  /** Milliseconds spent waiting for a free slot (SPEC §3.5), when the request waited. */
+  queuedMs?: number;
   /** How the body ended when it did not end cleanly: `client_gone`, `idle_timeout`, … */
   outcome?: string;
   error?: string;
+  /** Tokens the upstream reported; absent when it reported none (unknown, never 0). */
+  usage?: Usage;
+  /** Cost in USD (0 on a local server); absent when unknown (observe/record.ts fills it in). */
+  costUsd?: number;
+  /** Whether a local server served it (observe/locality.ts). */
+  local?: boolean;
+  /** Which client key, as a fingerprint, when auth is on. */
+  keyLabel?: string;
 }
 
 /** Structured logging to one sink; lines below the level are dropped before they are built. */
@@ -76,8 +87,15 @@ export function createLogger(options: {
         status: r.status,
         attempts: r.attempts,
         stream: r.streamed,
+        queued_ms: r.queuedMs,
         ttfb_ms: r.ttfbMs,
         total_ms: r.totalMs,
+        // Served but not reported: null, so the line says "unknown" rather than leaving it out.
+        tokens_in: r.provider ? r.usage?.input ?? null : undefined,
+        tokens_out: r.provider ? r.usage?.output ?? null : undefined,
+        tokens_cached: r.usage?.cachedInput ?? undefined,
+        tokens_reasoning: r.usage?.reasoning ?? undefined,
+        cost_usd: r.provider ? r.costUsd ?? null : undefined,
         outcome: r.outcome,
         error: r.error,
       });

@@ -7,6 +7,7 @@
  * Everything here is pure: no fetch, no timers, no I/O. The proxy parses the upstream's SSE,
  * hands each event to a StreamTranslator and writes what it returns, so pacing is the upstream's.
  */
+import type { SystemMessageMode } from "../config/types.ts";
 
 /** One server-sent event: its `event:` name, if any, and its `data:` text (JSON, or `[DONE]`). */
 export interface SseEvent {
@@ -33,6 +34,24 @@ export interface TranslationContext {
   requestId: string;
   /** Seconds since the epoch, for `created` / `created_at` fields. */
   nowSecs: number;
+  /**
+   * For a Chat Completions upstream: what becomes of a system message after the conversation
+   * began (the provider's `compatibility.chat_completions.system_messages`; default `merge`).
+   */
+  systemMessages?: SystemMessageMode;
+  /**
+   * Told the finished Responses object a translation made for a Responses client (whole, or at
+   * the end of a stream, when it completed or stopped incomplete): how BitRouter stores it.
+   */
+  onResponse?: (response: Record<string, unknown>) => void;
+  /**
+   * BitRouter's clock (ms) and when it received the request on it: Ollama's answers report
+   * durations (`total_duration`, `eval_duration`) from these; absent, they are 0.
+   */
+  now?: () => number;
+  startedAtMs?: number;
+  /** The upstream's server kind when known (`vllm`, `llamacpp`, …): which extra knobs it takes. */
+  upstreamKind?: string;
 }
 
 /** A request that cannot be expressed in the upstream's protocol: answered 400 in the client's envelope. */

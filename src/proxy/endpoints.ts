@@ -1,15 +1,32 @@
 import { Routes } from "./router.ts";
+import { Metrics } from "../observe/metrics.ts";
+import { METRICS_PATH, metricsRoute } from "./routes/metrics.ts";
 import { forwardingRoute } from "./routes/forwarding.ts";
+import { createResponseRoute, RESPONSES_PREFIX, storedResponseRoute } from "./routes/responses.ts";
+import { MemoryResponseStore, type ResponseStore } from "../protocols/responses/store.ts";
 import { healthRoute, modelRoute, modelsRoute, STATUS_PATH, statusRoute } from "./routes/info.ts";
+import { ollamaBlobsRoute, ollamaRoutes } from "./routes/ollama.ts";
+import {
+  GEMINI_MODELS,
+  geminiModelRoute,
+  geminiModelsRoute,
+  geminiOrOpenai,
+} from "./routes/gemini.ts";
 
 /**
  * Every endpoint BitRouter serves (SPEC §4), by path. A new API adds its routes here, each a
  * small handler in src/proxy/routes/; the shared steps in front (request id, Host/Origin, auth,
- * method, the request log) stay in the handler, once.
+ * method, the request log) stay in the handler, once. `responseStore` keeps the stored responses
+ * (default: a new in-memory one, for as long as the handler lives); `metrics` is what `/metrics`
+ * shows.
  */
-export function endpoints(): Routes {
-  return new Routes()
+export function endpoints(
+  responseStore: ResponseStore = new MemoryResponseStore(),
+  metrics: Metrics = new Metrics(),
+): Routes {
+  const routes = new Routes()
     .add("/health", healthRoute)
+    .add(METRICS_PATH, metricsRoute(metrics))
     .add(
       "/v1/chat/completions",
       forwardingRoute({
@@ -35,7 +52,8 @@ export function endpoints(): Routes {
         requires: "messages",
       }),
     )
-    .add("/v1/responses", forwardingRoute({ protocol: "responses", style: "openai" }))
+    .add("/v1/responses", createResponseRoute(responseStore))
+    .addPrefix(RESPONSES_PREFIX, storedResponseRoute(responseStore))
     .add(
       "/v1/completions",
       forwardingRoute({
@@ -52,7 +70,15 @@ export function endpoints(): Routes {
         path: "/embeddings",
       }),
     )
-    .add("/v1/models", modelsRoute)
-    .addPrefix("/v1/models/", modelRoute)
-    .add(STATUS_PATH, statusRoute);
+    // Also Gemini's `v1` paths, for Google's libraries (routes/gemini.ts).
+    .add("/v1/models", geminiOrOpenai(modelsRoute, geminiModelsRoute))
+    .addPrefix("/v1/models/", geminiOrOpenai(modelRoute, geminiModelRoute))
+    .add(STATUS_PATH, statusRoute)
+    // Gemini's API (SPEC §4): the model and the action are in the path.
+    .add(GEMINI_MODELS, geminiModelsRoute)
+    .addPrefix(`${GEMINI_MODELS}/`, geminiModelRoute)
+    .addPrefix("/api/blobs/", ollamaBlobsRoute);
+  // Ollama's API (SPEC §4).
+  for (const [path, route] of ollamaRoutes()) routes.add(path, route);
+  return routes;
 }

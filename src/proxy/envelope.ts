@@ -1,8 +1,10 @@
 import type { Protocol } from "../config/protocol.ts";
 import { anthropicError, anthropicErrorType } from "../protocols/messages/errors.ts";
+import { googleError } from "../protocols/gemini/errors.ts";
+import { ollamaError } from "../protocols/ollama/errors.ts";
 
-/** The error shape a client's SDK expects. */
-export type ErrorStyle = "openai" | "anthropic";
+/** The error shape a client's SDK expects: Ollama's is `{"error":"…"}`, Google's `{"error":{code,message,status}}`. */
+export type ErrorStyle = "openai" | "anthropic" | "ollama" | "google";
 
 /** What an error BitRouter makes itself says. */
 export interface ErrorBody {
@@ -17,8 +19,12 @@ export interface ErrorBody {
 /** The JSON text of an error in the client protocol's envelope (SPEC §4). */
 export function errorJson(style: ErrorStyle, e: ErrorBody): string {
   if (style === "anthropic") {
-    return JSON.stringify(anthropicError(anthropicErrorType(e.status), e.message));
+    // Anthropic says overloaded with its own type; BitRouter's full queue is that (SPEC §3.5).
+    const type = e.code === "overloaded" ? "overloaded_error" : anthropicErrorType(e.status);
+    return JSON.stringify(anthropicError(type, e.message));
   }
+  if (style === "ollama") return JSON.stringify(ollamaError(e.message));
+  if (style === "google") return JSON.stringify(googleError(e.status, e.message));
   return JSON.stringify({
     error: { message: e.message, type: e.type, code: e.code ?? null, param: e.param ?? null },
   });

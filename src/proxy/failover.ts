@@ -91,6 +91,11 @@ export function aggregateFailure(attempts: Attempt[]): {
     // Nothing was sent: the request cannot be expressed for any candidate (SPEC §6).
     return { status: 400, type: "invalid_request_error", code: "invalid_request" };
   }
+  if (attempts.length > 0 && tried.length === 0) {
+    // Nothing was sent: no candidate speaks a protocol this endpoint reaches. No retry helps
+    // (SPEC §4: a 4xx saying why, never a 502 the SDKs would retry).
+    return { status: 400, type: "invalid_request_error", code: "unsupported" };
+  }
   if (tried.length && tried.every((a) => a.status === 429)) {
     const waits = tried.map((a) => a.retryAfter).filter((r): r is string => r !== undefined);
     const seconds = waits.map(Number).filter((n) => Number.isFinite(n));

@@ -1,4 +1,4 @@
-import { type Protocol, PROTOCOL_PATHS } from "../config/protocol.ts";
+import { upstreamPath } from "../config/protocol.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Candidate, Resolution, Skipped } from "../routing/resolve.ts";
 import { clientHeaders, headerSafe, upstreamHeaders } from "./headers.ts";
@@ -17,23 +17,39 @@ import { replaceModel } from "./body.ts";
 import { type HealthBook, retryAfterSecs } from "../routing/health.ts";
 import { SseTranslator } from "./sse_translate.ts";
 import { SsePassthrough } from "./sse_passthrough.ts";
-import { translationFor } from "../protocols/registry.ts";
+import { usageFromBytes, usageReader } from "../protocols/usage.ts";
+import type { Usage } from "../observe/usage.ts";
+import { type ClientProtocol, translationFor } from "../protocols/registry.ts";
+import { contentTypeOf, type Framing } from "./framing.ts";
 import {
   type Translation,
   type TranslationContext,
   TranslationError,
 } from "../protocols/translation.ts";
-import { watchClient } from "./client_watch.ts";
+import { type ClientWatch, watchClient } from "./client_watch.ts";
 import { nestsDeeperThan, tooDeepMessage } from "./json_depth.ts";
 import { type Drain, SHUTDOWN_MESSAGE, ShutdownError } from "./drain.ts";
+import {
+  type CapacityBook,
+  estimateTokens,
+  type Grant,
+  type Lease,
+  MAX_QUEUED,
+  QueueFullError,
+} from "../routing/capacity.ts";
+import { type AffinityTable, conversationKey, endpointKey } from "../routing/affinity.ts";
+import { isLimited } from "../config/types.ts";
+import { isLoaded } from "../routing/route_table.ts";
 import type { UpstreamLimits } from "../config/types.ts";
 import { ERROR_BODY_BYTES, type LimitedBody, mebibytes, readUpTo } from "./upstream_body.ts";
 import { providerSecrets, redactSecrets } from "./redact.ts";
 
 /** One BitRouter endpoint that forwards: the client's protocol and its error envelope. */
 export interface Endpoint {
-  protocol: Protocol;
+  protocol: ClientProtocol;
   style: ErrorStyle;
+  /** How a translated stream is written for the client (Ollama: NDJSON); default SSE. */
+  framing?: Framing;
   /**
    * The upstream path for endpoints served only by upstreams of the same protocol, without
    * translation (`/embeddings`, `/completions`); absent, the path is the candidate protocol's.
@@ -41,32 +57,58 @@ export interface Endpoint {
   path?: string;
 }
 
-/** How one candidate is called: the path, and the translation when protocols differ. */
+/** How one candidate is called: the path, the body, and the translation when protocols differ. */
 interface Plan {
   path: string;
+  body: string | Uint8Array<ArrayBuffer>;
   /** Only when the protocols differ; one context per attempt, shared by its request and answer. */
   translated?: { translation: Translation; ctx: TranslationContext };
 }
 
-/** The plan for a candidate, or why this endpoint cannot use it. */
-function planFor(fr: ForwardRequest, candidate: Candidate): Plan | string {
+/**
+ * Choose: how to call a candidate, or the Attempt (never sent) saying why it cannot take this
+ * request — it speaks a protocol the client's cannot be translated to, or the request cannot be
+ * expressed in it.
+ */
+function planFor(fr: ForwardRequest, candidate: Candidate, now: () => number): Plan | Attempt {
   const { endpoint } = fr;
   const { protocol } = candidate;
+  let path: string | undefined;
+  let translated: Plan["translated"];
+  // Gemini's path names the model and whether to stream.
+  const stream = fr.body.stream === true;
   if (protocol === endpoint.protocol) {
-    return { path: endpoint.path ?? PROTOCOL_PATHS[protocol]! };
+    path = endpoint.path ?? upstreamPath(protocol, candidate.model, stream);
+  } else {
+    path = upstreamPath(protocol, candidate.model, stream);
+    const translation = endpoint.path ? undefined : translationFor(endpoint.protocol, protocol);
+    if (!translation) {
+      return {
+        provider: candidate.provider.id,
+        kind: "unsupported",
+        detail: `speaks ${protocol}, and BitRouter cannot translate ${endpoint.protocol} to it`,
+      };
+    }
+    translated = { translation, ctx: contextFor(fr, candidate, now) };
   }
-  const path = PROTOCOL_PATHS[protocol];
-  const translation = endpoint.path ? undefined : translationFor(endpoint.protocol, protocol);
-  if (!path || !translation) {
-    return `speaks ${protocol}, and BitRouter cannot translate ${endpoint.protocol} to it`;
+  const body = bodyFor(fr, candidate, translated);
+  if (body instanceof TranslationError) {
+    return {
+      provider: candidate.provider.id,
+      kind: "unsupported",
+      status: 400,
+      detail: body.message,
+    };
   }
-  return { path, translated: { translation, ctx: contextFor(fr, candidate) } };
+  return { path, body, translated };
 }
 
 /** Everything one forwarded request needs. */
 export interface ForwardRequest {
   request: Request;
   requestId: string;
+  /** Which client key (see proxy/auth.ts keyLabel), for the request's record; absent without auth. */
+  keyLabel?: string;
   endpoint: Endpoint;
   /** The client's body as sent, as text, and its parsed form. */
   bytes: Uint8Array<ArrayBuffer>;
@@ -78,6 +120,12 @@ export interface ForwardRequest {
   limits: UpstreamLimits;
   /** Whether the body nests past MAX_JSON_DEPTH; found out once, when a candidate needs to know. */
   tooDeep?: boolean;
+  /** What the request counts against `tokens_per_minute`; estimated once, when a window needs it. */
+  tokens?: number;
+  /** Told each Responses object a translation makes for this request (responses/store.ts). */
+  onResponse?: (response: Record<string, unknown>) => void;
+  /** Milliseconds the request waited for a free slot, once it has (SPEC §3.5). */
+  queuedMs?: number;
 }
 
 /** The runtime's pieces, injectable for tests (STYLE: `{ fetch, now, log }`). */
@@ -91,6 +139,10 @@ export interface ForwardDeps {
   health: HealthBook;
   /** Tracks upstream requests so a shutdown can end them (graceful drain); absent in tests. */
   drain?: Drain;
+  /** Slots, rate windows and the wait queue (SPEC §3.5); absent: nothing is limited. */
+  capacity?: CapacityBook;
+  /** Which endpoint served each conversation's last turn, for balance (SPEC §3.5). */
+  affinity?: AffinityTable;
 }
 
 /** The abort reason when the client left. */
@@ -106,54 +158,100 @@ const CLIENT_GONE_STATUS = 499;
 /** How an attempt ended without an answer to relay or a failure to fail over from. */
 type Ended = "client_gone" | "shutdown";
 
-/** Tries each candidate in order (SPEC §5) and relays the first usable answer. */
+/**
+ * Tries each candidate in order (SPEC §5) and relays the first usable answer. Choose the order;
+ * for each candidate plan the call and acquire a slot (a busy one is passed over at once, SPEC
+ * §3.5); send, judge the headers, relay. When every other candidate failed, wait for a busy one's
+ * slot, up to `queue_secs`.
+ */
 export async function forwardWithFailover(
   fr: ForwardRequest,
   deps: ForwardDeps,
 ): Promise<Response> {
   const attempts: Attempt[] = [];
   let tried = 0;
-  const streamed = fr.body.stream === true;
-  const logBase = {
-    requestId: fr.requestId,
-    protocol: fr.endpoint.protocol,
-    model: fr.resolution.model,
-    streamed,
-  };
-  for (const candidate of deps.health.order(fr.resolution.candidates)) {
-    const plan = planFor(fr, candidate);
-    if (typeof plan === "string") {
-      attempts.push({ provider: candidate.provider.id, kind: "unsupported", detail: plan });
+  const { capacity } = deps;
+  const balance = fr.resolution.balance === true;
+  const conversation = balance && deps.affinity ? conversationOf(fr) : undefined;
+  /** Candidates at capacity, to wait for once every other has been tried (SPEC §3.5). */
+  let busy: Busy[] | undefined;
+  for (const candidate of chosenOrder(fr, deps, conversation)) {
+    const plan = planFor(fr, candidate, deps.now);
+    if (!("path" in plan)) {
+      attempts.push(plan);
       continue;
     }
-    const upstreamBody = bodyFor(fr, candidate, plan);
-    if (upstreamBody instanceof TranslationError) {
-      attempts.push({
-        provider: candidate.provider.id,
-        kind: "unsupported",
-        status: 400,
-        detail: upstreamBody.message,
-      });
-      continue;
+    // Acquire: a slot, when anything limits this endpoint or its load is balanced; busy moves
+    // on to the next candidate at once, and is no failure for health.
+    let lease: Lease | undefined;
+    if (capacity && (balance || takesSlot(candidate.provider))) {
+      lease = capacity.tryAcquire(candidate, tokensOf(fr));
+      if (!lease) {
+        (busy ??= []).push({ candidate, plan });
+        continue;
+      }
     }
     tried++;
-    const result = await tryCandidate(fr, candidate, plan, upstreamBody, tried, deps);
-    if (result instanceof Response) return result;
-    if (result === "shutdown") return shuttingDown(fr, deps, tried);
-    if (result === "client_gone") {
-      deps.log.request({
-        ...logBase,
-        attempts: tried,
-        status: CLIENT_GONE_STATUS,
-        totalMs: Math.round(deps.now() - fr.startedAt),
-        outcome: "client_gone",
-      });
-      return new Response(null, { status: CLIENT_GONE_STATUS });
-    }
-    attempts.push(result);
-    reportFailure(deps, candidate, result.detail, result.retryAfter);
-    deps.log.debug("candidate failed", { id: fr.requestId, attempt: formatAttempt(result) });
+    const result = await tryCandidate(fr, candidate, plan, tried, deps, lease);
+    const done = settled(fr, candidate, result, tried, attempts, conversation, deps);
+    if (done) return done;
   }
+  // Every candidate not busy has failed or could not be used: wait for a busy one's slot.
+  while (busy?.length) {
+    const granted = await queuedSlot(fr, busy, deps);
+    if (granted === "shutdown") return shuttingDown(fr, deps, tried);
+    if (granted === "client_gone") return clientGone(fr, deps, tried);
+    if (granted === "timeout" || granted === "full") {
+      return overloaded(fr, busy, attempts, tried, deps, granted === "full");
+    }
+    const at = busy.findIndex((b) => b.candidate === granted.candidate);
+    const { candidate, plan } = busy.splice(at, 1)[0];
+    tried++;
+    const result = await tryCandidate(fr, candidate, plan, tried, deps, granted.lease);
+    const done = settled(fr, candidate, result, tried, attempts, conversation, deps);
+    if (done) return done;
+  }
+  return allFailed(fr, attempts, tried, deps);
+}
+
+/**
+ * What one attempt's result means for the request: the Response to return (the answer, a
+ * shutdown's 503, the client gone), or undefined once the failure is noted, to fail over from.
+ */
+function settled(
+  fr: ForwardRequest,
+  candidate: Candidate,
+  result: Response | Attempt | Ended,
+  tried: number,
+  attempts: Attempt[],
+  conversation: string | undefined,
+  deps: ForwardDeps,
+): Response | undefined {
+  if (result instanceof Response) {
+    // The next turn of this conversation goes back here while there is room (affinity).
+    if (conversation) {
+      deps.affinity!.set(conversation, endpointKey(candidate.provider.id, candidate.model));
+    }
+    return result;
+  }
+  if (result === "shutdown") return shuttingDown(fr, deps, tried);
+  if (result === "client_gone") return clientGone(fr, deps, tried);
+  attempts.push(result);
+  reportFailure(deps, candidate, result.detail, result.retryAfter);
+  deps.log.debug("candidate failed", { id: fr.requestId, attempt: formatAttempt(result) });
+  return undefined;
+}
+
+/**
+ * The answer when every candidate failed (SPEC §5): the most telling status, and a message
+ * listing each attempt and the endpoints left out.
+ */
+function allFailed(
+  fr: ForwardRequest,
+  attempts: Attempt[],
+  tried: number,
+  deps: ForwardDeps,
+): Response {
   const failure = aggregateFailure(attempts);
   const headers: Record<string, string> = {
     "x-request-id": fr.requestId,
@@ -168,10 +266,15 @@ export async function forwardWithFailover(
     notTried(fr.resolution.skipped)
   }`;
   deps.log.request({
-    ...logBase,
+    requestId: fr.requestId,
+    keyLabel: fr.keyLabel,
+    protocol: fr.endpoint.protocol,
+    model: fr.resolution.model,
+    streamed: fr.body.stream === true,
     attempts: tried,
     status: failure.status,
     totalMs: Math.round(deps.now() - fr.startedAt),
+    queuedMs: fr.queuedMs,
     error: message,
   });
   return errorResponse(fr.endpoint.style, {
@@ -179,6 +282,229 @@ export async function forwardWithFailover(
     message,
     type: failure.type,
     code: failure.code,
+  }, headers);
+}
+
+/** The answer to a request whose client left: nobody reads it, the log line says so. */
+function clientGone(fr: ForwardRequest, deps: ForwardDeps, tried: number): Response {
+  deps.log.request({
+    requestId: fr.requestId,
+    keyLabel: fr.keyLabel,
+    protocol: fr.endpoint.protocol,
+    model: fr.resolution.model,
+    streamed: fr.body.stream === true,
+    attempts: tried,
+    status: CLIENT_GONE_STATUS,
+    totalMs: Math.round(deps.now() - fr.startedAt),
+    queuedMs: fr.queuedMs,
+    outcome: "client_gone",
+  });
+  return new Response(null, { status: CLIENT_GONE_STATUS });
+}
+
+/** A candidate that was busy when its turn came, with its plan, to wait for. */
+interface Busy {
+  candidate: Candidate;
+  plan: Plan;
+}
+
+/**
+ * Choose: the candidates in the order to try them — healthy before cooling (HealthBook); under
+ * balance, least loaded first (ties: the model already loaded, then the least recently used, so
+ * one-at-a-time requests alternate, then declared order), with the endpoint that served this
+ * conversation's last turn in front while it has a free slot; a provider's accounts under
+ * `account_strategy: balance` least loaded first among themselves.
+ */
+function chosenOrder(
+  fr: ForwardRequest,
+  deps: ForwardDeps,
+  conversation: string | undefined,
+): Candidate[] {
+  const ordered = deps.health.order(fr.resolution.candidates);
+  const { capacity } = deps;
+  if (!capacity || ordered.length < 2) return ordered;
+  if (fr.resolution.balance) {
+    const tokens = tokensOf(fr);
+    const ranked = ordered.map((c, i) => ({
+      c,
+      i,
+      load: capacity.load(c, tokens),
+      last: capacity.lastUsed(c),
+    }));
+    ranked.sort((a, b) =>
+      a.load - b.load ||
+      Number(isLoaded(b.c.provider, b.c.model)) - Number(isLoaded(a.c.provider, a.c.model)) ||
+      a.last - b.last || a.i - b.i
+    );
+    const out = ranked.map((r) => r.c);
+    const last = conversation ? deps.affinity!.get(conversation) : undefined;
+    if (last !== undefined) {
+      const at = ranked.findIndex((r) => endpointKey(r.c.provider.id, r.c.model) === last);
+      if (at > 0 && ranked[at].load !== Infinity) out.unshift(...out.splice(at, 1));
+    }
+    return out;
+  }
+  // A plain loop, no closure: this runs for every request with two candidates or more.
+  for (const c of ordered) {
+    if (c.provider.account !== undefined && c.provider.accountStrategy === "balance") {
+      return balancedAccounts(ordered, capacity, tokensOf(fr));
+    }
+  }
+  return ordered;
+}
+
+/** Each run of one provider's accounts under `account_strategy: balance`, least loaded first. */
+function balancedAccounts(
+  ordered: Candidate[],
+  capacity: CapacityBook,
+  tokens: number,
+): Candidate[] {
+  const out = [...ordered];
+  for (let i = 0; i < out.length;) {
+    const base = out[i].provider;
+    let j = i + 1;
+    const group = (c: Candidate) =>
+      c.provider.account !== undefined && base.account !== undefined &&
+      c.provider.id.slice(0, c.provider.id.lastIndexOf("#")) ===
+        base.id.slice(0, base.id.lastIndexOf("#")) &&
+      c.model === out[i].model;
+    while (j < out.length && group(out[j])) j++;
+    if (j - i > 1 && base.accountStrategy === "balance") {
+      const run = out.slice(i, j).map((c, k) => ({
+        c,
+        k,
+        load: capacity.load(c, tokens),
+        last: capacity.lastUsed(c),
+      }));
+      run.sort((a, b) => a.load - b.load || a.last - b.last || a.k - b.k);
+      out.splice(i, j - i, ...run.map((r) => r.c));
+    }
+    i = j;
+  }
+  return out;
+}
+
+/**
+ * Whether a request to this endpoint takes a slot: it has limits, or it is one of a provider's
+ * accounts balanced by load. Everything else costs capacity nothing (SPEC §9).
+ */
+function takesSlot(p: Candidate["provider"]): boolean {
+  return isLimited(p) || (p.account !== undefined && p.accountStrategy === "balance");
+}
+
+/** What the request counts against `tokens_per_minute`, worked out once per request. */
+function tokensOf(fr: ForwardRequest): number {
+  return fr.tokens ??= estimateTokens(fr.bytes.length, fr.body);
+}
+
+/** The conversation key of a balanced request (SPEC §3.5 prompt-cache affinity). */
+function conversationOf(fr: ForwardRequest): string | undefined {
+  return conversationKey(fr.resolution.model, fr.body, fr.request.headers.get(SESSION_HEADER));
+}
+
+/** The header a client may send to keep a conversation on one server under balance. */
+export const SESSION_HEADER = "x-bitrouter-session";
+
+/** Why the queue wait ended without a slot: `queue_secs` ran out. */
+class QueueTimeout extends Error {}
+
+/**
+ * Waits, first come first served, for a slot at any busy candidate, up to the longest of their
+ * `queue_secs`: the slot, or why there is none — the time ran out, the client left, a shutdown.
+ * The wait counts in the drain like a request in flight, and ends at once when the client leaves.
+ */
+async function queuedSlot(
+  fr: ForwardRequest,
+  busy: Busy[],
+  deps: ForwardDeps,
+): Promise<Grant<Candidate> | "timeout" | "full" | Ended> {
+  const capacity = deps.capacity!;
+  const queueSecs = Math.max(...busy.map((b) => b.candidate.provider.timeouts.queueSecs));
+  const waitStart = deps.now();
+  const waitedBefore = fr.queuedMs ?? 0;
+  const remainingMs = queueSecs * 1000 - waitedBefore;
+  if (remainingMs <= 0) return "timeout";
+  const waiting = new AbortController();
+  const client = watchClient(
+    fr.request,
+    fr.startedAt,
+    deps,
+    () => waiting.abort(new ClientGoneError()),
+  );
+  deps.drain?.track(waiting);
+  const deadline = deps.deadlines.add(
+    waitStart + remainingMs,
+    () => waiting.abort(new QueueTimeout()),
+  );
+  try {
+    return await capacity.wait(
+      busy.map((b) => b.candidate),
+      tokensOf(fr),
+      waiting.signal,
+    );
+  } catch (e) {
+    if (client.gone() || e instanceof ClientGoneError) return "client_gone";
+    if (e instanceof ShutdownError) return "shutdown";
+    return e instanceof QueueFullError ? "full" : "timeout";
+  } finally {
+    fr.queuedMs = waitedBefore + Math.round(deps.now() - waitStart);
+    deps.deadlines.cancel(deadline);
+    client.release();
+    deps.drain?.untrack(waiting);
+  }
+}
+
+/**
+ * The answer when every candidate stayed busy for `queue_secs` (SPEC §3.5): 503 `overloaded` in
+ * the client's envelope (Anthropic's `overloaded_error`), with Retry-After and a message naming
+ * the busy endpoints, what failed, and the setting.
+ */
+function overloaded(
+  fr: ForwardRequest,
+  busy: Busy[],
+  attempts: Attempt[],
+  tried: number,
+  deps: ForwardDeps,
+  queueFull = false,
+): Response {
+  const capacity = deps.capacity!;
+  const queueSecs = Math.max(...busy.map((b) => b.candidate.provider.timeouts.queueSecs));
+  const reasons = busy.map((b) => {
+    const r = capacity.busyReason(b.candidate);
+    return `${r.provider} (${r.reason})`;
+  });
+  const message = `every candidate for "${fr.resolution.model}" is at capacity: ${
+    reasons.join(", ")
+  }; ${
+    queueFull
+      ? `the queue is full (${MAX_QUEUED} requests waiting)`
+      : `waited ${queueSecs}s (upstream.timeouts.queue_secs)`
+  }${
+    attempts.length ? `; failed: ${attempts.map(formatAttempt).join("; ")}` : ""
+  } — retry later, or raise max_concurrent / queue_secs`;
+  deps.log.request({
+    requestId: fr.requestId,
+    keyLabel: fr.keyLabel,
+    protocol: fr.endpoint.protocol,
+    model: fr.resolution.model,
+    streamed: fr.body.stream === true,
+    attempts: tried,
+    status: 503,
+    totalMs: Math.round(deps.now() - fr.startedAt),
+    queuedMs: fr.queuedMs,
+    error: message,
+  });
+  const headers: Record<string, string> = {
+    "x-request-id": fr.requestId,
+    "x-bitrouter-attempts": String(tried),
+    "retry-after": String(Math.max(1, Math.min(queueSecs, 30))),
+  };
+  if (fr.queuedMs !== undefined) headers["x-bitrouter-queued-ms"] = String(fr.queuedMs);
+  return errorResponse(fr.endpoint.style, {
+    status: 503,
+    type: "server_error",
+    code: "overloaded",
+    message,
   }, headers);
 }
 
@@ -202,6 +528,7 @@ function shuttingDown(fr: ForwardRequest, deps: ForwardDeps, tried: number): Res
   const message = `${SHUTDOWN_MESSAGE}; the request was stopped before its answer began — retry it`;
   deps.log.request({
     requestId: fr.requestId,
+    keyLabel: fr.keyLabel,
     protocol: fr.endpoint.protocol,
     model: fr.resolution.model,
     streamed: fr.body.stream === true,
@@ -245,12 +572,22 @@ function reportFailure(
 }
 
 /** What a translation needs to know of this request and candidate. */
-function contextFor(fr: ForwardRequest, candidate: Candidate): TranslationContext {
+function contextFor(
+  fr: ForwardRequest,
+  candidate: Candidate,
+  now: () => number,
+): TranslationContext {
   return {
     requestedModel: fr.resolution.model,
     upstreamModel: candidate.model,
     requestId: fr.requestId,
     nowSecs: Math.floor(Date.now() / 1000),
+    // Ollama's answers report durations on this clock.
+    now,
+    startedAtMs: fr.startedAt,
+    upstreamKind: candidate.provider.kind,
+    systemMessages: candidate.provider.chatCompatibility?.systemMessages,
+    onResponse: fr.onResponse,
   };
 }
 
@@ -258,18 +595,24 @@ function contextFor(fr: ForwardRequest, candidate: Candidate): TranslationContex
 function bodyFor(
   fr: ForwardRequest,
   candidate: Candidate,
-  plan: Plan,
+  translated: Plan["translated"],
 ): string | Uint8Array<ArrayBuffer> | TranslationError {
-  if (plan.translated) {
+  if (translated) {
     // Translation walks the body; JSON nested past the limit would overflow the stack there.
     if ((fr.tooDeep ??= nestsDeeperThan(fr.text))) return new TranslationError(tooDeepMessage());
     try {
-      return JSON.stringify(plan.translated.translation.request(fr.body, plan.translated.ctx));
+      const body = translated.translation.request(fr.body, translated.ctx);
+      // A server that rejects stream_options (compatibility.chat_completions) never gets it.
+      if (candidate.provider.chatCompatibility?.supportsStreamOptions === false) {
+        delete body.stream_options;
+      }
+      return JSON.stringify(body);
     } catch (e) {
       if (e instanceof TranslationError) return e;
       throw e;
     }
   }
+  if (asksForUsage(fr, candidate)) return withUsageAsked(fr, candidate);
   // The client's own bytes when the model stays as sent: a string would be encoded again by
   // fetch, about 3 µs per request in Deno 2.9.6 (bench).
   if (candidate.model === fr.body.model) return fr.bytes;
@@ -279,54 +622,156 @@ function bodyFor(
   return JSON.stringify({ ...fr.body, model: candidate.model });
 }
 
-/** Sends the request to one candidate: a Response to relay, an Attempt to fail over from, or the client left. */
+/**
+ * Whether BitRouter adds `stream_options.include_usage` to this same-protocol chat stream (SPEC
+ * §8): the client did not ask for usage, and the provider does not say it rejects the option.
+ * The usage-only chunk that brings is then taken out of the client's stream.
+ */
+function asksForUsage(fr: ForwardRequest, candidate: Candidate): boolean {
+  if (fr.body.stream !== true || fr.endpoint.path !== undefined) return false;
+  if (fr.endpoint.protocol !== "chat_completions" || candidate.protocol !== "chat_completions") {
+    return false;
+  }
+  if (candidate.provider.chatCompatibility?.supportsStreamOptions === false) return false;
+  const options = fr.body.stream_options;
+  return !(options !== null && typeof options === "object" &&
+    (options as Record<string, unknown>).include_usage === true);
+}
+
+/**
+ * The client's body with `stream_options.include_usage: true` (and the candidate's model). With
+ * no stream_options of its own the key is put in front of the client's text, a copy and no
+ * re-serialising; otherwise the body is serialised again with the option merged in.
+ */
+function withUsageAsked(
+  fr: ForwardRequest,
+  candidate: Candidate,
+): string | Uint8Array<ArrayBuffer> {
+  const options = fr.body.stream_options;
+  if (options === undefined && fr.bytes[0] === 0x7b) {
+    const base = candidate.model === fr.body.model ? fr.bytes : new TextEncoder().encode(
+      replaceModel(fr.text, candidate.model) ?? JSON.stringify({
+        ...fr.body,
+        model: candidate.model,
+      }),
+    );
+    const out = new Uint8Array(USAGE_OPTION.length + base.length - 1);
+    out.set(USAGE_OPTION, 0);
+    out.set(base.subarray(1), USAGE_OPTION.length);
+    return out;
+  }
+  return JSON.stringify({
+    ...fr.body,
+    model: candidate.model,
+    stream_options: {
+      ...(options !== null && typeof options === "object" ? options : {}),
+      include_usage: true,
+    },
+  });
+}
+
+/** The start of a body asking a chat server for usage on its stream (`{` then the option). */
+const USAGE_OPTION = new TextEncoder().encode('{"stream_options":{"include_usage":true},');
+
+/**
+ * One attempt's hold on its request, from before the first byte is sent until the answer is
+ * relayed or the attempt fails: the upstream request's controller, the watch on the client, and
+ * the drain's tracking. `release` lets go of all of them, once, on every path.
+ */
+class Call {
+  readonly upstream = new AbortController();
+  readonly client: ClientWatch;
+  readonly #drain: Drain | undefined;
+  /** The capacity slot this attempt holds, if any (SPEC §3.5). */
+  readonly #lease: Lease | undefined;
+  #released = false;
+
+  constructor(fr: ForwardRequest, deps: ForwardDeps, lease: Lease | undefined) {
+    this.#lease = lease;
+    this.client = watchClient(
+      fr.request,
+      fr.startedAt,
+      deps,
+      () => this.upstream.abort(new ClientGoneError()),
+    );
+    this.#drain = deps.drain;
+    this.#drain?.track(this.upstream);
+  }
+
+  /** Stops watching the client and leaves the drain; later calls do nothing. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.client.release();
+    this.#drain?.untrack(this.upstream);
+    this.#lease?.release();
+  }
+
+  /** Why the attempt ended on `e`: the client left, a shutdown, or this endpoint's failure. */
+  failure(provider: string, e: unknown): Attempt | Ended {
+    this.release();
+    const reason = this.upstream.signal.aborted ? this.upstream.signal.reason : e;
+    if (this.client.gone() || reason instanceof ClientGoneError) return "client_gone";
+    if (reason instanceof ShutdownError) return "shutdown";
+    return { provider, ...describeFetchError(reason) };
+  }
+}
+
+/**
+ * Acquire: the hold for one attempt, or why none may start — the client already left, or the
+ * drain has ended every request and nothing new is sent upstream.
+ */
+function openCall(fr: ForwardRequest, deps: ForwardDeps, lease: Lease | undefined): Call | Ended {
+  const call = new Call(fr, deps, lease);
+  if (call.client.gone()) {
+    call.release();
+    return "client_gone";
+  }
+  if (call.upstream.signal.aborted) {
+    call.release();
+    return "shutdown";
+  }
+  return call;
+}
+
+/** Sends the request to one candidate (SPEC §5): a Response to relay, an Attempt to fail over from, or how it ended. */
 async function tryCandidate(
   fr: ForwardRequest,
   candidate: Candidate,
   plan: Plan,
-  body: string | Uint8Array<ArrayBuffer>,
   attemptNo: number,
+  deps: ForwardDeps,
+  lease?: Lease,
+): Promise<Response | Attempt | Ended> {
+  const call = openCall(fr, deps, lease);
+  if (typeof call === "string") return call;
+  const res = await upstreamResponse(fr, candidate, plan, call, deps);
+  if (!(res instanceof Response)) return res;
+  const refused = await endpointRefusal(res, candidate, call, deps);
+  if (refused) return refused;
+  const answer = answerFor(fr, candidate, plan, res, attemptNo, deps);
+  return answer.isSse ? streamedAnswer(answer, call, deps) : await wholeAnswer(answer, call, deps);
+}
+
+/**
+ * Send: the upstream's response headers, within one deadline — first at connect_secs, to check
+ * the server can be reached at all, then, moved on, at first_byte_secs (one deadline per request,
+ * not two). A failure to get them is this endpoint's (or the client left, or a shutdown).
+ */
+async function upstreamResponse(
+  fr: ForwardRequest,
+  candidate: Candidate,
+  plan: Plan,
+  call: Call,
   deps: ForwardDeps,
 ): Promise<Response | Attempt | Ended> {
   const { provider } = candidate;
   const t = provider.timeouts;
-  const { deadlines, drain } = deps;
-  const upstream = new AbortController();
-  const client = watchClient(
-    fr.request,
-    fr.startedAt,
-    deps,
-    () => upstream.abort(new ClientGoneError()),
-  );
-  drain?.track(upstream);
-  const release = () => {
-    client.release();
-    drain?.untrack(upstream);
-  };
-  if (client.gone()) {
-    release();
-    return "client_gone";
-  }
-  if (upstream.signal.aborted) {
-    // The drain had already ended every request: nothing new is sent upstream.
-    release();
-    return "shutdown";
-  }
-  const failed = (e: unknown): Attempt | Ended => {
-    release();
-    const reason = upstream.signal.aborted ? upstream.signal.reason : e;
-    if (client.gone() || reason instanceof ClientGoneError) return "client_gone";
-    if (reason instanceof ShutdownError) return "shutdown";
-    return { provider: provider.id, ...describeFetchError(reason) };
-  };
-
+  const { deadlines } = deps;
+  const { upstream } = call;
   const url = provider.apiBase + plan.path;
-  const { translated } = plan;
-
   deps.health.sending(provider.id, candidate.model);
   const sentAt = deps.now();
-  // One deadline until the headers: first at connect_secs, to check the server can be reached
-  // at all, then, moved on, at first_byte_secs (one deadline per request, not two).
   const headersDueAt = sentAt + t.firstByteSecs * 1000;
   const noHeaders = () => {
     upstream.abort(
@@ -342,99 +787,176 @@ async function tryCandidate(
       headerDeadline = deadlines.add(headersDueAt, noHeaders);
     })
     : deadlines.add(headersDueAt, noHeaders);
-  let res: Response;
   try {
-    res = await deps.fetch(url, {
+    return await deps.fetch(url, {
       method: "POST",
       headers: upstreamHeaders(fr.request.headers, provider, candidate.protocol, fr.requestId),
-      body,
+      body: plan.body,
       signal: upstream.signal,
     });
   } catch (e) {
-    return failed(e);
+    return call.failure(provider.id, e);
   } finally {
     deadlines.cancel(headerDeadline);
   }
+}
 
-  if (!res.ok && isRetryable(res.status)) {
-    const detail = await upstreamErrorDetail(
-      res,
-      upstream,
-      deadlines,
-      deps.now,
-      providerSecrets(provider),
-    );
-    release();
-    return {
-      provider: provider.id,
-      status: res.status,
-      kind: "status",
-      detail: `${res.status} ${detail}`.trim(),
-      retryAfter: res.headers.get("retry-after") ?? undefined,
-    };
-  }
+/**
+ * Judge the headers: the Attempt to fail over from when the status is specific to this endpoint
+ * (SPEC §5: 401, 403, 404, 408, 409, 429, 5xx), its body's reason quoted; undefined to relay it.
+ */
+async function endpointRefusal(
+  res: Response,
+  candidate: Candidate,
+  call: Call,
+  deps: ForwardDeps,
+): Promise<Attempt | undefined> {
+  if (res.ok || !isRetryable(res.status)) return undefined;
+  const { provider } = candidate;
+  const detail = await upstreamErrorDetail(
+    res,
+    call.upstream,
+    deps.deadlines,
+    deps.now,
+    providerSecrets(provider),
+  );
+  call.release();
+  return {
+    provider: provider.id,
+    status: res.status,
+    kind: "status",
+    detail: `${res.status} ${detail}`.trim(),
+    retryAfter: res.headers.get("retry-after") ?? undefined,
+  };
+}
 
+/** An upstream answer to relay, with what the client's headers and the request log need. */
+interface Answer {
+  fr: ForwardRequest;
+  candidate: Candidate;
+  plan: Plan;
+  res: Response;
+  attemptNo: number;
+  isSse: boolean;
+  firstByteAt: number;
+  /** When `total_secs` runs out, on the `now()` clock, if set. */
+  totalAt: number | undefined;
+  /** BitRouter's own headers (SPEC §4), also on an error it makes of this answer. */
+  ours: Record<string, string>;
+  /** The client's headers: the upstream's, cleaned, and ours. */
+  headers: ReturnType<typeof clientHeaders>;
+}
+
+/** The answer to relay from `res`, with SPEC §4's headers naming what served it. */
+function answerFor(
+  fr: ForwardRequest,
+  candidate: Candidate,
+  plan: Plan,
+  res: Response,
+  attemptNo: number,
+  deps: ForwardDeps,
+): Answer {
   const firstByteAt = deps.now();
+  const t = candidate.provider.timeouts;
   const totalAt = t.totalSecs === null ? undefined : fr.startedAt + t.totalSecs * 1000;
   const isSse = res.ok && res.body !== null &&
     (res.headers.get("content-type") ?? "").includes("text/event-stream");
   const ours: Record<string, string> = {
     "x-request-id": fr.requestId,
     // Ids may hold any character (`up:模型`); a header value must not (SPEC §11).
-    "x-bitrouter-provider": headerSafe(provider.id),
+    "x-bitrouter-provider": headerSafe(candidate.provider.id),
     "x-bitrouter-model": headerSafe(candidate.model),
     "x-bitrouter-attempts": String(attemptNo),
   };
-  if (translated) {
+  if (fr.queuedMs !== undefined) ours["x-bitrouter-queued-ms"] = String(fr.queuedMs);
+  if (plan.translated) {
     // The answer is re-encoded in the client's protocol; its type is ours to state.
-    ours["content-type"] = isSse ? "text/event-stream; charset=utf-8" : "application/json";
+    ours["content-type"] = isSse ? contentTypeOf(fr.endpoint.framing ?? "sse") : "application/json";
     if (isSse) ours["cache-control"] = "no-cache";
   }
   const headers = clientHeaders(res.headers, ours);
-  const log = (outcome: BodyOutcome, error?: string) =>
-    deps.log.request({
-      requestId: fr.requestId,
-      protocol: fr.endpoint.protocol,
-      model: fr.resolution.model,
-      provider: provider.id,
-      upstreamModel: candidate.model,
-      attempts: attemptNo,
-      status: res.status,
-      streamed: isSse,
-      ttfbMs: Math.round(firstByteAt - fr.startedAt),
-      totalMs: Math.round(deps.now() - fr.startedAt),
-      outcome,
-      error,
-    });
+  return { fr, candidate, plan, res, attemptNo, isSse, firstByteAt, totalAt, ours, headers };
+}
 
-  if (isSse) {
-    deps.health.report(provider.id, candidate.model, { ok: true });
-    const relay = guardSse(res.body!, {
-      upstream,
-      idleMs: t.idleSecs * 1000,
-      totalAt,
-      codec: translated
-        ? new SseTranslator(translated.translation.stream(translated.ctx), fr.limits.maxEventBytes)
-        : new SsePassthrough(fr.endpoint.protocol),
-      provider: provider.id,
-      now: deps.now,
-      deadlines,
-      onEnd: (outcome, error) => {
-        release();
-        if (outcome === "upstream_error" || outcome === "idle_timeout") {
-          reportFailure(deps, candidate, `stream broke off: ${error ?? outcome}`);
-        }
-        log(outcome, error);
-      },
-    });
-    return new Response(relay, { status: res.status, headers });
-  }
+/** Writes the request log line of a relayed answer (SPEC §8). */
+function logAnswer(
+  a: Answer,
+  deps: ForwardDeps,
+  outcome: BodyOutcome,
+  error?: string,
+  usage?: Usage,
+): void {
+  deps.log.request({
+    requestId: a.fr.requestId,
+    keyLabel: a.fr.keyLabel,
+    protocol: a.fr.endpoint.protocol,
+    model: a.fr.resolution.model,
+    provider: a.candidate.provider.id,
+    upstreamModel: a.candidate.model,
+    attempts: a.attemptNo,
+    status: a.res.status,
+    streamed: a.isSse,
+    ttfbMs: Math.round(a.firstByteAt - a.fr.startedAt),
+    queuedMs: a.fr.queuedMs,
+    totalMs: Math.round(deps.now() - a.fr.startedAt),
+    outcome,
+    error,
+    usage,
+  });
+}
 
-  // A whole answer (JSON): read it before answering, so the runtime relays it natively and a
-  // body that breaks off can still fail over, since nothing has reached the client yet.
-  const bodyAt = Math.min(deps.now() + t.idleSecs * 1000, totalAt ?? Infinity);
-  const bodyDeadline = deadlines.add(bodyAt, () => {
-    upstream.abort(
+/**
+ * Relay a stream: the upstream's events piped to the client as they come (re-encoded when the
+ * protocols differ), ended with the client's error event if it breaks off; the call is released
+ * when the stream ends, however it ends.
+ */
+function streamedAnswer(a: Answer, call: Call, deps: ForwardDeps): Response {
+  const { fr, candidate, res } = a;
+  const { provider } = candidate;
+  const { translated } = a.plan;
+  deps.health.report(provider.id, candidate.model, { ok: true });
+  const codec = translated
+    ? new SseTranslator(
+      translated.translation.stream(translated.ctx),
+      fr.limits.maxEventBytes,
+      fr.endpoint.framing,
+      candidate.protocol,
+    )
+    : new SsePassthrough(candidate.protocol, { dropUsageChunk: asksForUsage(fr, candidate) });
+  const relay = guardSse(res.body!, {
+    upstream: call.upstream,
+    idleMs: provider.timeouts.idleSecs * 1000,
+    totalAt: a.totalAt,
+    codec,
+    provider: provider.id,
+    now: deps.now,
+    deadlines: deps.deadlines,
+    onEnd: (outcome, error) => {
+      call.release();
+      if (outcome === "upstream_error" || outcome === "idle_timeout") {
+        reportFailure(deps, candidate, `stream broke off: ${error ?? outcome}`);
+      }
+      logAnswer(a, deps, outcome, error, codec.usage());
+    },
+  });
+  return new Response(relay, { status: res.status, headers: a.headers });
+}
+
+/**
+ * Relay a whole answer (JSON): read it before answering, so the runtime relays it natively and a
+ * body that breaks off can still fail over, since nothing has reached the client yet.
+ */
+async function wholeAnswer(
+  a: Answer,
+  call: Call,
+  deps: ForwardDeps,
+): Promise<Response | Attempt | Ended> {
+  const { fr, candidate, res } = a;
+  const { provider } = candidate;
+  const t = provider.timeouts;
+  const bodyAt = Math.min(deps.now() + t.idleSecs * 1000, a.totalAt ?? Infinity);
+  const bodyDeadline = deps.deadlines.add(bodyAt, () => {
+    call.upstream.abort(
       new TimeLimitError(
         `the answer did not finish within ${t.idleSecs}s of its headers (idle_secs)`,
         "idle",
@@ -449,13 +971,13 @@ async function tryCandidate(
       ? await readUpTo(res, fr.limits.maxResponseBytes, false)
       : await readUpTo(res, ERROR_BODY_BYTES);
   } catch (e) {
-    const attempt = failed(e);
+    const attempt = call.failure(provider.id, e);
     if (typeof attempt === "object") attempt.detail = `answer broke off: ${attempt.detail}`;
     return attempt;
   } finally {
-    deadlines.cancel(bodyDeadline);
+    deps.deadlines.cancel(bodyDeadline);
   }
-  release();
+  call.release();
   if (!read.whole && res.ok) {
     return {
       provider: provider.id,
@@ -468,24 +990,7 @@ async function tryCandidate(
   }
   // Error texts can echo the provider's key ("Incorrect API key provided: sk-…").
   const secrets = res.ok ? [] : providerSecrets(provider);
-  if (!read.whole) {
-    // A 400/413/422 is passed through so the client learns what is wrong with its request
-    // (SPEC §5), but no API's error runs past ERROR_BODY_BYTES, and cutting one there would hand
-    // the client broken JSON: BitRouter answers the same status in the client's own envelope,
-    // quoting the start.
-    deps.health.report(provider.id, candidate.model, { ok: true });
-    const quoted = readableErrorText(new TextDecoder().decode(read.bytes), res.status, secrets);
-    const message = `${provider.id} answered ${res.status} with an error body over ${
-      ERROR_BODY_BYTES / 1024
-    } KiB${quoted ? `; it begins: ${quoted}` : ""}`;
-    log(undefined, message);
-    return errorResponse(fr.endpoint.style, {
-      status: res.status,
-      type: "invalid_request_error",
-      code: "upstream_error_too_large",
-      message,
-    }, ours);
-  }
+  if (!read.whole) return errorTooLarge(a, read.bytes, secrets, deps);
   const bytes = read.bytes;
   if (res.ok && !looksLikeJson(bytes)) {
     // A 200 that is not an API answer (an HTML page from a proxy, a cut-off body) is this
@@ -500,14 +1005,59 @@ async function tryCandidate(
     };
   }
   deps.health.report(provider.id, candidate.model, { ok: true });
-  if (!translated) {
-    log(undefined);
+  if (!a.plan.translated) {
+    logAnswer(
+      a,
+      deps,
+      undefined,
+      undefined,
+      res.ok ? usageFromBytes(candidate.protocol, bytes) : undefined,
+    );
     return new Response(res.ok ? bytes : redactedBytes(bytes, secrets), {
       status: res.status,
-      headers,
+      headers: a.headers,
     });
   }
-  // Another protocol's answer: parse it and answer in the client's (SPEC §6).
+  return translatedAnswer(a, bytes, secrets, deps);
+}
+
+/**
+ * A 400/413/422 whose body runs past ERROR_BODY_BYTES. It is passed through so the client learns
+ * what is wrong with its request (SPEC §5), but no API's error runs that long, and cutting one
+ * there would hand the client broken JSON: BitRouter answers the same status in the client's own
+ * envelope, quoting the start.
+ */
+function errorTooLarge(
+  a: Answer,
+  start: Uint8Array<ArrayBuffer>,
+  secrets: readonly string[],
+  deps: ForwardDeps,
+): Response {
+  const { provider } = a.candidate;
+  const status = a.res.status;
+  deps.health.report(provider.id, a.candidate.model, { ok: true });
+  const quoted = readableErrorText(new TextDecoder().decode(start), status, secrets);
+  const message = `${provider.id} answered ${status} with an error body over ${
+    ERROR_BODY_BYTES / 1024
+  } KiB${quoted ? `; it begins: ${quoted}` : ""}`;
+  logAnswer(a, deps, undefined, message);
+  return errorResponse(a.fr.endpoint.style, {
+    status,
+    type: "invalid_request_error",
+    code: "upstream_error_too_large",
+    message,
+  }, a.ours);
+}
+
+/** Another protocol's whole answer, parsed and answered in the client's (SPEC §6); a body it cannot translate is this endpoint's failure. */
+function translatedAnswer(
+  a: Answer,
+  bytes: Uint8Array<ArrayBuffer>,
+  secrets: readonly string[],
+  deps: ForwardDeps,
+): Response | Attempt {
+  const { res } = a;
+  const { provider } = a.candidate;
   const text = redactSecrets(new TextDecoder().decode(bytes), secrets);
   let parsed: unknown;
   try {
@@ -523,7 +1073,7 @@ async function tryCandidate(
     }
     parsed = text;
   }
-  const { translation, ctx } = translated;
+  const { translation, ctx } = a.plan.translated!;
   let answer: string;
   try {
     answer = JSON.stringify(
@@ -541,8 +1091,14 @@ async function tryCandidate(
       })`,
     };
   }
-  log(undefined);
-  return new Response(answer, { status: res.status, headers });
+  logAnswer(
+    a,
+    deps,
+    undefined,
+    undefined,
+    res.ok ? usageReader(a.candidate.protocol).fromBody(parsed) : undefined,
+  );
+  return new Response(answer, { status: res.status, headers: a.headers });
 }
 
 /**

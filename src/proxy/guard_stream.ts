@@ -1,5 +1,6 @@
 import type { Deadline, Deadlines } from "./deadlines.ts";
 import { ShutdownError } from "./drain.ts";
+import type { Usage } from "../observe/usage.ts";
 
 /** How a relayed body ended: undefined when it finished cleanly. */
 export type BodyOutcome =
@@ -37,6 +38,8 @@ export interface StreamCodec {
   readonly finished: boolean;
   /** The client's error event for a stream that broke. */
   fail(message: string): Uint8Array;
+  /** The usage the upstream reported, once the stream is over; undefined when it reported none. */
+  usage?(): Usage | undefined;
 }
 
 /** Marks an abort that BitRouter itself decided, so the reason can be told apart from a network error. */

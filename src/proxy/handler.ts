@@ -1,13 +1,18 @@
 import type { RouteTable } from "../routing/route_table.ts";
+import type { Provider } from "../config/types.ts";
 import { type ErrorBody, errorResponse } from "./envelope.ts";
 import type { ForwardDeps } from "./forward.ts";
-import { isAuthorized } from "./auth.ts";
+import { isAuthorized, keyLabel } from "./auth.ts";
 import { createGuard } from "./guard.ts";
 import { sanitizeRequestId } from "./headers.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { HealthBook } from "../routing/health.ts";
+import { CapacityBook } from "../routing/capacity.ts";
+import { AffinityTable } from "../routing/affinity.ts";
+import { endpointsOf } from "../routing/resolve.ts";
 import { methodNotAllowed, type RequestContext, type Routes } from "./router.ts";
 import { endpoints } from "./endpoints.ts";
+import type { Metrics } from "../observe/metrics.ts";
 
 export { STATUS_PATH } from "./routes/info.ts";
 export type { ServerStatus } from "./routes/info.ts";
@@ -23,10 +28,14 @@ export interface HandlerOptions extends Omit<ForwardDeps, "deadlines" | "health"
   startedAtSecs?: number;
   /** Endpoint health to share (e.g. across a reload's new handler); default: a new book. */
   health?: HealthBook;
+  /** Capacity state to share, like `health`; default: a new book (SPEC §3.5). */
+  capacity?: CapacityBook;
   /** The shared timer of every time limit; default: a new one. Its owner may `clear()` it. */
   deadlines?: Deadlines;
   /** The endpoints to serve; default: every endpoint of SPEC §4. */
   endpoints?: Routes;
+  /** What `/metrics` shows; default: a new Metrics that only the handler's own books feed. */
+  metrics?: Metrics;
 }
 
 /** A web-standard request handler for one config: `(Request) => Promise<Response>` (STYLE). */
@@ -39,7 +48,7 @@ export type Handler = (request: Request) => Promise<Response>;
 export function createHandler(options: HandlerOptions): Handler {
   const { log } = options;
   const createdSecs = options.startedAtSecs ?? Math.floor(Date.now() / 1000);
-  const routes = options.endpoints ?? endpoints();
+  const routes = options.endpoints ?? endpoints(undefined, options.metrics);
   let lastTable = options.routes();
   const health = options.health ?? new HealthBook(lastTable.config.health, options.now);
   const deps: ForwardDeps = {
@@ -49,7 +58,10 @@ export function createHandler(options: HandlerOptions): Handler {
     deadlines: options.deadlines ?? createDeadlines(options.now),
     health,
     drain: options.drain,
+    capacity: options.capacity ?? new CapacityBook(options.now),
+    affinity: new AffinityTable(),
   };
+  deps.capacity!.configure(endpointsOfTable(lastTable));
   let guard = createGuard(lastTable.config.server);
 
   return async function handle(request): Promise<Response> {
@@ -61,11 +73,14 @@ export function createHandler(options: HandlerOptions): Handler {
       // provider exists at the same address; one that left or moved starts afresh.
       const kept = new Set<string>();
       for (const [id, p] of table.providers) {
-        if (lastTable.providers.get(id)?.apiBase === p.apiBase) kept.add(id);
+        if (lastTable.providers.get(id)?.apiBase !== p.apiBase) continue;
+        for (const e of endpointsOf(p)) kept.add(e.id);
       }
       lastTable = table;
       health.configure(table.config.health);
       health.retainProviders(kept);
+      // New caps apply at once; requests in flight keep their slots and release into them.
+      deps.capacity!.configure(endpointsOfTable(table));
       guard = createGuard(table.config.server);
     }
     const requestId = sanitizeRequestId(request.headers.get("x-request-id")) ??
@@ -73,11 +88,15 @@ export function createHandler(options: HandlerOptions): Handler {
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;
     const route = routes.find(path);
-    const style = route?.style ?? "openai";
-    const fail = (e: ErrorBody, headers: Record<string, string> = {}) => {
+    const style = route?.styleFor?.(request) ?? route?.style ?? "openai";
+    /** Which client key, once the request is authorized (auth on). */
+    let label: string | undefined;
+    const fail = (e: ErrorBody, headers: Record<string, string> = {}, model?: string) => {
       log.request({
         requestId,
+        keyLabel: label,
         protocol: route?.label ?? path.slice(0, 200),
+        model,
         attempts: 0,
         status: e.status,
         streamed: false,
@@ -124,13 +143,19 @@ export function createHandler(options: HandlerOptions): Handler {
       });
     }
     const server = table.config.server;
-    if (!route.open && !server.skipAuth && !isAuthorized(request.headers, server.apiKeys)) {
+    // Gemini's clients may send the key as `?key=`; nowhere else is a key read from the URL.
+    const keyUrl = style === "google" ? url : undefined;
+    if (
+      !route.open && !server.skipAuth && !route.keyless?.(server) &&
+      !isAuthorized(request.headers, server.apiKeys, keyUrl)
+    ) {
       return refuse({
         status: 401,
         type: "invalid_request_error",
         code: "invalid_api_key",
-        message:
-          "missing or wrong API key: send `Authorization: Bearer <key>` or `x-api-key: <key>` with one of server.api_keys",
+        message: `missing or wrong API key: send \`Authorization: Bearer <key>\`${
+          keyUrl ? ", `x-goog-api-key: <key>`" : ""
+        } or \`x-api-key: <key>\` with one of server.api_keys`,
       });
     }
     if (!route.methods.includes(request.method)) {
@@ -139,12 +164,15 @@ export function createHandler(options: HandlerOptions): Handler {
       });
     }
 
+    // Only once authorized: which key is worth a lookup then, never for the keyless.
+    if (!server.skipAuth && !route.open) label = keyLabel(request.headers, server.apiKeys, keyUrl);
     const ctx: RequestContext = {
       request,
       url,
       path,
       table,
       requestId,
+      keyLabel: label,
       startedAt,
       createdSecs,
       deps,
@@ -171,4 +199,9 @@ export function createHandler(options: HandlerOptions): Handler {
     if (cors) { for (const name in cors) response.headers.set(name, cors[name]); }
     return response;
   };
+}
+
+/** Every endpoint of a table: its providers, each account of one with `accounts` on its own. */
+function endpointsOfTable(table: RouteTable): Provider[] {
+  return [...table.providers.values()].flatMap(endpointsOf);
 }

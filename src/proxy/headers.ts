@@ -69,6 +69,9 @@ export function upstreamHeaders(
     // Every Messages server wants a version, keyed or not (a local server speaking Messages too).
     out["anthropic-version"] = client.get("anthropic-version") ?? "2023-06-01";
     if (provider.apiKey) out["x-api-key"] = provider.apiKey;
+  } else if (protocol === "generate_content") {
+    // Google's own header: a Bearer token there is read as an OAuth token and refused.
+    if (provider.apiKey) out["x-goog-api-key"] = provider.apiKey;
   } else if (provider.apiKey) out["authorization"] = `Bearer ${provider.apiKey}`;
   return out;
 }

@@ -1,3 +1,4 @@
+import type { ServerSettings } from "../config/types.ts";
 import type { RouteTable } from "../routing/route_table.ts";
 import type { ErrorBody, ErrorStyle } from "./envelope.ts";
 import type { ForwardDeps } from "./forward.ts";
@@ -11,13 +12,15 @@ export interface RequestContext {
   /** The route table this request keeps to the end, even if a reload swaps in another. */
   table: RouteTable;
   requestId: string;
+  /** Which client key the request presented (auth on), for its record; see auth.ts keyLabel. */
+  keyLabel?: string;
   /** On the `now()` clock. */
   startedAt: number;
   /** `created` for model lists: seconds since the epoch when the server started. */
   createdSecs: number;
   deps: ForwardDeps;
-  /** Logs the request and answers this error in the endpoint's envelope. */
-  fail(e: ErrorBody, headers?: Record<string, string>): Response;
+  /** Logs the request (with the model asked, when known) and answers this error in the endpoint's envelope. */
+  fail(e: ErrorBody, headers?: Record<string, string>, model?: string): Response;
 }
 
 /** One endpoint: the methods it takes, its error envelope, and its handler. */
@@ -25,10 +28,17 @@ export interface Route {
   /** Methods it takes (list HEAD beside GET where it applies); others get 405 with `Allow`. */
   methods: readonly string[];
   style: ErrorStyle;
+  /**
+   * The envelope for one request, where two APIs share a path (`/v1/models` is OpenAI's list and,
+   * for Google's libraries, Gemini's): overrides `style`.
+   */
+  styleFor?(request: Request): ErrorStyle;
   /** What the request log line names as the client protocol. */
   label: string;
   /** No Host/Origin check and no key (only `/health`): it tells nothing and spends nothing. */
   open?: boolean;
+  /** No key needed under this config (`/metrics` with `server.metrics_public: true`). */
+  keyless?: (server: ServerSettings) => boolean;
   handle(ctx: RequestContext): Promise<Response> | Response;
 }
 

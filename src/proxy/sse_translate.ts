@@ -1,7 +1,11 @@
 import { createParser } from "eventsource-parser";
 import { DEFAULT_UPSTREAM_LIMITS } from "../config/types.ts";
 import { mebibytes } from "./upstream_body.ts";
-import { encodeSse, type SseEvent, type StreamTranslator } from "../protocols/translation.ts";
+import type { SseEvent, StreamTranslator } from "../protocols/translation.ts";
+import { type Framer, framerFor, type Framing } from "./framing.ts";
+import type { Protocol } from "../config/protocol.ts";
+import { mayCarryUsage, usageReader } from "../protocols/usage.ts";
+import { mergeUsage, type Usage } from "../observe/usage.ts";
 
 /** An upstream SSE line or event longer than the translator holds (`upstream.max_event_mb`). */
 export class EventTooLargeError extends Error {
@@ -20,19 +24,32 @@ export class SseTranslator {
   readonly #decoder = new TextDecoder();
   readonly #encoder = new TextEncoder();
   readonly #parser;
+  readonly #framer: Framer;
   #out: SseEvent[] = [];
   /** Set once the upstream passed `maxEventBytes`: the parser refuses to go on. */
   #tooLarge: EventTooLargeError | undefined;
+  /** What the upstream's events reported so far. */
+  #usage: Usage | undefined;
 
   /**
    * `maxEventBytes` caps what the parser buffers of one line or event (counted in characters,
    * about bytes for the ASCII of JSON events): an upstream that never ends a line would otherwise
-   * grow it without bound.
+   * grow it without bound. `framing` is how the client's stream is written (SSE, or Ollama's
+   * NDJSON, or Gemini's JSON array); `upstream`, the upstream's protocol, to read its usage.
    */
-  constructor(translator: StreamTranslator, maxEventBytes = DEFAULT_UPSTREAM_LIMITS.maxEventBytes) {
+  constructor(
+    translator: StreamTranslator,
+    maxEventBytes = DEFAULT_UPSTREAM_LIMITS.maxEventBytes,
+    framing: Framing = "sse",
+    upstream?: Protocol,
+  ) {
     this.#translator = translator;
+    this.#framer = framerFor(framing);
+    const reader = upstream ? usageReader(upstream) : undefined;
     this.#parser = createParser({
       onEvent: (e) => {
+        // Only the few events that carry usage are parsed a second time (SPEC §9).
+        if (reader && mayCarryUsage(e.data)) this.#readUsage(reader.fromBody, e.data);
         this.#out.push(...translator.push({ event: e.event, data: e.data }));
       },
       onError: (e) => {
@@ -70,7 +87,7 @@ export class SseTranslator {
         ...this.#translator.fail("the upstream stream ended before its final event"),
       );
     }
-    return this.#drain();
+    return this.#drain(true);
   }
 
   /** Whether the upstream's final event has been seen. */
@@ -78,17 +95,33 @@ export class SseTranslator {
     return this.#translator.finished;
   }
 
+  /** The usage the upstream's events reported, merged; undefined when none did. */
+  usage(): Usage | undefined {
+    return this.#usage;
+  }
+
+  #readUsage(fromBody: (body: unknown) => Usage | undefined, data: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this.#usage = mergeUsage(this.#usage, fromBody(parsed));
+  }
+
   /** The client's error event for a stream that broke. */
   fail(message: string): Uint8Array {
     this.#out.push(...this.#translator.fail(message));
-    return this.#drain();
+    return this.#drain(true);
   }
 
-  #drain(): Uint8Array {
-    if (this.#out.length === 0) return EMPTY;
-    const text = this.#out.map(encodeSse).join("");
+  /** The client bytes of the events so far; `last`: the stream ends with them. */
+  #drain(last = false): Uint8Array {
+    if (this.#out.length === 0 && !last) return EMPTY;
+    const text = this.#framer.events(this.#out) + (last ? this.#framer.close() : "");
     this.#out = [];
-    return this.#encoder.encode(text);
+    return text === "" ? EMPTY : this.#encoder.encode(text);
   }
 }
 

@@ -26,6 +26,8 @@ export interface Resolution {
   kind: "pin" | "virtual" | "cascade";
   candidates: Candidate[];
   skipped: Skipped[];
+  /** Spread over the candidates by free capacity (`strategy: balance`, SPEC §3.5). */
+  balance?: boolean;
 }
 
 /** Nothing can serve the model; the message says why and what to do. */
@@ -63,6 +65,35 @@ function candidate(provider: Provider, model: string): Candidate {
   };
 }
 
+/** Each provider's per-account endpoints, made once per provider object (a config's life). */
+const accountEndpoints = new WeakMap<Provider, Provider[]>();
+
+/**
+ * The endpoints of a provider: itself, or with `accounts` one copy per account with that key,
+ * named `provider#label` so health, capacity, headers and logs tell them apart (never by key).
+ */
+export function endpointsOf(provider: Provider): Provider[] {
+  if (!provider.accounts) return [provider];
+  let copies = accountEndpoints.get(provider);
+  if (!copies) {
+    copies = provider.accounts.map((a) => ({
+      ...provider,
+      id: `${provider.id}#${a.label}`,
+      apiKey: a.apiKey,
+      account: a.label,
+      accounts: undefined,
+    }));
+    accountEndpoints.set(provider, copies);
+  }
+  return copies;
+}
+
+/** Candidates for a provider model: one, or one per account. */
+function candidatesAt(provider: Provider, model: string): Candidate[] {
+  if (!provider.accounts) return [candidate(provider, model)];
+  return endpointsOf(provider).map((p) => candidate(p, model));
+}
+
 /** The upstream id for a model a provider was asked for: its declared alias, else the id itself. */
 function upstreamIdAt(provider: Provider, id: string): string {
   return provider.models.find((m) => m.id === id)?.upstreamId ?? id;
@@ -92,7 +123,7 @@ export function resolveCandidates(table: RouteTable, requested: string): Resolut
     return {
       model,
       kind: "pin",
-      candidates: [candidate(pinned, upstreamIdAt(pinned, rest))],
+      candidates: candidatesAt(pinned, upstreamIdAt(pinned, rest)),
       skipped: [],
     };
   }
@@ -104,16 +135,20 @@ export function resolveCandidates(table: RouteTable, requested: string): Resolut
       return provider ? [{ provider, model: upstreamIdAt(provider, e.model) }] : [];
     });
     if (virtual.strategy === "cascade") resolved.sort((a, b) => byPriority(a.provider, b.provider));
-    return split(model, "virtual", resolved);
+    const r = split(model, "virtual", resolved);
+    if (virtual.strategy === "balance") r.balance = true;
+    return r;
   }
 
   const offers = table.offers.get(model) ?? [];
   if (offers.length === 0) throw new NoRouteError(model, whyNobodyOffers(table));
-  return split(
+  const r = split(
     model,
     "cascade",
     offers.map((o) => ({ provider: o.provider, model: o.upstreamId })),
   );
+  if (table.config.cascadeStrategy === "balance") r.balance = true;
+  return r;
 }
 
 /** Why no provider offers a model: nothing is set up at all, or just not this model. */
@@ -144,7 +179,8 @@ function split(
       skipped.push({ ...e, reason: e.provider.inactiveReason });
     } else if (e.provider.downReason) {
       skipped.push({ ...e, reason: e.provider.downReason, down: true });
-    } else candidates.push(candidate(e.provider, e.model));
+    } else if (e.provider.accounts) candidates.push(...candidatesAt(e.provider, e.model));
+    else candidates.push(candidate(e.provider, e.model));
   }
   if (candidates.length === 0) {
     const why = skipped.map((s) =>

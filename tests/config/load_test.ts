@@ -202,6 +202,7 @@ Deno.test("per-provider timeouts override upstream.timeouts, which override the 
     firstByteSecs: 600,
     idleSecs: 120,
     totalSecs: 600,
+    queueSecs: 30,
   });
   assert.equal(c.providers[1].timeouts.firstByteSecs, 60);
 });

@@ -93,3 +93,22 @@ Deno.test("a server that does not answer in time is down, not waited for", async
     await fake.close();
   }
 });
+
+Deno.test("a llama.cpp server's total_slots is read from /props, when identified and when already known", async () => {
+  const fake = await startFake({ kind: "llamacpp", slots: 3 });
+  try {
+    const found = await probe(fake.url);
+    assert.equal(found.status === "up" && found.slots, 3);
+    const again = await probe(fake.url, "llamacpp");
+    assert.equal(again.status === "up" && again.slots, 3, "each round reads it again");
+    const other = await startFake({ kind: "vllm" });
+    try {
+      const vllm = await probe(other.url);
+      assert.equal(vllm.status === "up" && vllm.slots, undefined, "vLLM reports no slots");
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await fake.close();
+  }
+});

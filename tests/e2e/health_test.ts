@@ -45,7 +45,7 @@ models:
     assert.equal(out.code, 0, out.stderr);
     const lines = out.stdout.trim().split("\n");
     assert.match(lines[0], /health from the bitrouter running at 127\.0\.0\.1:\d+/);
-    assert.match(lines[2], /^1\s+hosted\s+gpt-4o-mini\s.*active$/);
+    assert.match(lines[2], /^1\s+hosted\s+gpt-4o-mini\s.*\sactive(\s+-)?$/);
     assert.match(lines[3], /^2\s+ollama\s+llama3\.1:latest\s.*cooling \d+s \(2 failed: 503 /);
   } finally {
     await router.stop();

@@ -122,11 +122,11 @@ providers:
       });
     });
 
-    await t.step("previous_response_id to a chat model is a 400 that says why", async () => {
+    await t.step("an unknown previous_response_id to a chat model is a 404 naming it", async () => {
       await assert.rejects(
         client.responses.create({ model: "llama3.1", input: "hi", previous_response_id: "resp_1" }),
         (e) =>
-          e instanceof OpenAI.BadRequestError && /previous_response_id/.test(e.message) &&
+          e instanceof OpenAI.NotFoundError && /'resp_1' not found/.test(e.message) &&
           /input/.test(e.message),
       );
     });

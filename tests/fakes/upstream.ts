@@ -77,6 +77,18 @@ export interface FakeUpstreamOptions {
   loaded?: string[];
   /** the public port; default 0 (OS-chosen). Set it to bring a server back where one was. */
   port?: number;
+  /**
+   * like llama-server's slots: at most this many generate requests are worked on at once, the
+   * rest wait first come first served; llama.cpp's /props reports it as `total_slots` (default 1)
+   */
+  slots?: number;
+  /** how long each generate request holds its slot before its answer starts (default 0) */
+  workMs?: number;
+  /**
+   * a prompt cache: a request whose opening (system prompt and first user message) this server
+   * has answered before waits `hitMs` before its answer starts, a new one `missMs` (in its slot)
+   */
+  promptCache?: { hitMs: number; missMs: number };
 }
 
 /** A tool call a fake answers with. */
@@ -109,6 +121,10 @@ export interface FakeUpstream {
   nextAbort(): Promise<number>;
   /** shuts down promptly, releasing hanging and stalled requests */
   close(): Promise<void>;
+  /** generate requests in a slot now, the most there have been at once, and those waiting for one */
+  readonly active: number;
+  readonly maxActive: number;
+  readonly waiting: number;
 }
 
 const DEFAULT_MODELS: Record<FakeKind, string[]> = {
@@ -172,6 +188,13 @@ class Fake implements FakeUpstream {
   readonly #toolCalls: FakeToolCall[] | undefined;
   readonly #loaded: Set<string>;
   readonly #port: number;
+  readonly #slots: number | undefined;
+  readonly #workMs: number;
+  readonly #promptCache: { hitMs: number; missMs: number } | undefined;
+  readonly #seenOpenings = new Set<string>();
+  readonly #slotWaiters: Array<() => void> = [];
+  active = 0;
+  maxActive = 0;
   readonly #closing = new AbortController();
   #abortWaiters: Array<(at: number) => void> = [];
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -193,6 +216,69 @@ class Fake implements FakeUpstream {
     this.#toolCalls = options.toolCalls;
     this.#loaded = new Set(options.loaded ?? []);
     this.#port = options.port ?? 0;
+    this.#slots = options.slots;
+    this.#workMs = options.workMs ?? 0;
+    this.#promptCache = options.promptCache;
+  }
+
+  get waiting(): number {
+    return this.#slotWaiters.length;
+  }
+
+  /**
+   * Runs a generate request in a slot: waits for one (first come first served) when `slots` are
+   * all taken, works `workMs` (plus the prompt cache's time), answers, frees the slot. A client
+   * that leaves while waiting or working gets nothing.
+   */
+  async #inSlot(
+    text: string,
+    record: RecordedRequest,
+    signal: AbortSignal,
+    answer: () => Promise<Response> | Response,
+  ): Promise<Response> {
+    if (this.#slots === undefined && this.#workMs === 0 && !this.#promptCache) return answer();
+    if (this.#slots !== undefined && this.active >= this.#slots) {
+      let ready!: () => void;
+      const got = new Promise<void>((resolve) => (ready = resolve));
+      this.#slotWaiters.push(ready);
+      const stop = AbortSignal.any([signal, this.#closing.signal]);
+      const left = await Promise.race([
+        got.then(() => false),
+        new Promise<boolean>((resolve) => {
+          if (stop.aborted) resolve(true);
+          stop.addEventListener("abort", () => resolve(true), { once: true });
+        }),
+      ]);
+      if (left) {
+        const i = this.#slotWaiters.indexOf(ready);
+        if (i >= 0) this.#slotWaiters.splice(i, 1);
+        else this.#freeSlot(); // the slot came as the client left: pass it on
+        if (signal.aborted) this.#markAborted(record);
+        return new Response(null, { status: 503 });
+      }
+    } else this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      let ms = this.#workMs;
+      if (this.#promptCache) {
+        const opening = openingOf(parseBody(text));
+        ms += this.#seenOpenings.has(opening) ? this.#promptCache.hitMs : this.#promptCache.missMs;
+        this.#seenOpenings.add(opening);
+      }
+      if (ms > 0 && !await this.#wait(ms, record, signal)) {
+        return new Response(null, { status: 503 });
+      }
+      return await answer();
+    } finally {
+      this.#freeSlot();
+    }
+  }
+
+  /** Hands the slot to the first waiter, or frees it. */
+  #freeSlot(): void {
+    const next = this.#slotWaiters.shift();
+    if (next) next();
+    else this.active--;
   }
 
   /**
@@ -361,7 +447,12 @@ class Fake implements FakeUpstream {
       case "POST /v1/chat/completions":
       case "POST /v1/completions":
       case "POST /v1/embeddings":
-        return this.#generate(route, text, record, clientGone, fault);
+        return this.#inSlot(
+          text,
+          record,
+          clientGone,
+          () => this.#generate(route, text, record, clientGone, fault),
+        );
       case "GET /v1/models":
         return json(this.#modelList());
     }
@@ -403,7 +494,7 @@ class Fake implements FakeUpstream {
         case "GET /props":
           return json({
             default_generation_settings: { n_ctx: 4096, params: { temperature: 0.8, top_p: 0.95 } },
-            total_slots: 1,
+            total_slots: this.#slots ?? 1,
             model_alias: this.#models[0],
             model_path: `/models/${this.#models[0]}`,
             chat_template: "{{ bos_token }}{% for message in messages %}...{% endfor %}",
@@ -1084,4 +1175,16 @@ function float32Base64(vector: Float32Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary);
+}
+
+/** What a prompt cache keys on: the system prompt and the first user message of a chat request. */
+function openingOf(body: unknown): string {
+  const messages = (body as { messages?: unknown } | null)?.messages;
+  if (!Array.isArray(messages)) return "";
+  const opening: unknown[] = [];
+  for (const m of messages) {
+    opening.push(m);
+    if ((m as { role?: unknown } | null)?.role !== "system") break;
+  }
+  return JSON.stringify(opening);
 }

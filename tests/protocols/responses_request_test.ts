@@ -13,16 +13,19 @@ function refused(body: Body, param: string, message: RegExp): void {
   );
 }
 
-Deno.test("previous_response_id is refused: nothing is stored, send the whole conversation", () => {
+Deno.test("a previous_response_id left unresolved (another server's) is refused, naming it", () => {
   refused(
     { input: "hi", previous_response_id: "resp_123" },
     "previous_response_id",
-    /Chat Completions.*no stored responses.*whole conversation in `input`/,
+    /"resp_123" is not a response BitRouter stored.*whole conversation in `input`/,
   );
 });
 
-Deno.test("store: true is refused, store: false and an absent store are accepted", () => {
-  refused({ input: "hi", store: true }, "store", /send `store: false`/);
+Deno.test("store: true, store: false and an absent store are accepted (BitRouter does the storing)", () => {
+  assert.deepEqual(toChat({ input: "hi", store: true }).messages, [{
+    role: "user",
+    content: "hi",
+  }]);
   assert.deepEqual(toChat({ input: "hi", store: false }).messages, [{
     role: "user",
     content: "hi",
@@ -148,20 +151,110 @@ Deno.test("text.format json_object becomes response_format json_object; text is 
   );
 });
 
-Deno.test("developer messages become system and join the leading system message", () => {
-  const chat = toChat({
-    instructions: "Be brief.",
-    input: [
-      { role: "developer", content: "Use metric units." },
-      { role: "user", content: "How far?" },
-      { role: "developer", content: [{ type: "input_text", text: "Answer in km." }] },
-    ],
-  });
-  assert.deepEqual(chat.messages, [
-    { role: "system", content: "Be brief.\n\nUse metric units." },
+const DEVELOPER_TURNS = {
+  instructions: "Be brief.",
+  input: [
+    {
+      role: "developer",
+      content: [{ type: "input_text", text: "Use metric units." }, {
+        type: "input_text",
+        text: "Show your sums.",
+      }],
+    },
+    { role: "user", content: "How far?" },
+    { role: "developer", content: [{ type: "input_text", text: "Answer in km." }] },
+  ],
+};
+
+Deno.test("one system message first: instructions and a two-part developer message join, a later one merges in", () => {
+  assert.deepEqual(toChat(DEVELOPER_TURNS).messages, [
+    {
+      role: "system",
+      content: "Be brief.\n\nUse metric units.\n\nShow your sums.\n\nAnswer in km.",
+    },
+    { role: "user", content: "How far?" },
+  ]);
+});
+
+Deno.test("system_messages: user carries a later system message in place as a marked user turn; keep leaves it", () => {
+  const ctx = (systemMessages: "user" | "keep") => ({ ...testContext(), systemMessages });
+  const user = responsesViaChat.request({ model: "m", ...DEVELOPER_TURNS }, ctx("user"));
+  assert.deepEqual(user.messages, [
+    { role: "system", content: "Be brief.\n\nUse metric units.\n\nShow your sums." },
+    { role: "user", content: "How far?" },
+    { role: "user", content: "<system>\nAnswer in km.\n</system>" },
+  ]);
+  const keep = responsesViaChat.request({ model: "m", ...DEVELOPER_TURNS }, ctx("keep"));
+  assert.deepEqual((keep.messages as unknown[]).slice(1), [
     { role: "user", content: "How far?" },
     { role: "system", content: "Answer in km." },
   ]);
+});
+
+Deno.test("namespace tools are offered flat (namespace__tool, at most 64 characters) and their calls map back", () => {
+  const long = "n".repeat(40);
+  const tools = [{
+    type: "namespace",
+    name: "multi_agent_v1",
+    description: "Sub-agents.",
+    tools: [
+      {
+        type: "function",
+        name: "spawn_agent",
+        description: "Start one.",
+        parameters: { type: "object" },
+      },
+      { type: "function", name: "send_input", parameters: { type: "object" } },
+    ],
+  }, { type: "namespace", name: long, description: "", tools: [{ type: "function", name: long }] }];
+  const ctx = testContext();
+  const chat = responsesViaChat.request({
+    model: "m",
+    tools,
+    input: [
+      { role: "user", content: "go" },
+      {
+        type: "function_call",
+        call_id: "c0",
+        name: "send_input",
+        namespace: "multi_agent_v1",
+        arguments: "{}",
+      },
+      { type: "function_call_output", call_id: "c0", output: "sent" },
+    ],
+  }, ctx);
+  const names = (chat.tools as { function: { name: string; description?: string } }[]).map((t) =>
+    t.function.name
+  );
+  assert.equal(names[0], "multi_agent_v1__spawn_agent");
+  assert.equal(names[1], "multi_agent_v1__send_input");
+  assert.equal(names[2].length, 64);
+  assert.match(names[2], /^n{40}__n{13}_[0-9a-f]{8}$/);
+  assert.equal(
+    (chat.tools as { function: { description?: string } }[])[0].function.description,
+    "Sub-agents.\n\nStart one.",
+  );
+  const history = chat.messages as { tool_calls?: { function: { name: string } }[] }[];
+  assert.equal(history[1].tool_calls![0].function.name, "multi_agent_v1__send_input");
+  const answer = responsesViaChat.response({
+    choices: [{
+      index: 0,
+      finish_reason: "tool_calls",
+      message: {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "c1",
+          type: "function",
+          function: { name: "multi_agent_v1__spawn_agent", arguments: '{"message":"hi"}' },
+        }, { id: "c2", type: "function", function: { name: names[2], arguments: "{}" } }],
+      },
+    }],
+  }, ctx) as { output: Record<string, unknown>[] };
+  assert.deepEqual(
+    answer.output.map((i) => [i.type, i.namespace, i.name]),
+    [["function_call", "multi_agent_v1", "spawn_agent"], ["function_call", long, long]],
+  );
 });
 
 Deno.test("a streamed request asks for usage; a whole one does not", () => {

@@ -42,7 +42,13 @@ Deno.test("all timed out → 504; any mix → 502", () => {
   assert.equal(aggregateFailure([a({ kind: "timeout" }), a({ kind: "timeout" })]).status, 504);
   assert.equal(aggregateFailure([a({ kind: "timeout" }), a({ status: 429 })]).status, 502);
   assert.equal(aggregateFailure([a({ kind: "network" }), a({ status: 503 })]).status, 502);
-  assert.equal(aggregateFailure([a({ kind: "unsupported" })]).status, 502);
+});
+
+Deno.test("nothing sent because no candidate speaks a protocol the endpoint reaches → 400 unsupported, not 502", () => {
+  const only = aggregateFailure([a({ kind: "unsupported" })]);
+  assert.deepEqual([only.status, only.code], [400, "unsupported"]);
+  // One candidate was tried and failed: that is an upstream failure, 502 as before.
+  assert.equal(aggregateFailure([a({ kind: "unsupported" }), a({ status: 503 })]).status, 502);
 });
 
 Deno.test("fetch errors read as what a user can act on", () => {

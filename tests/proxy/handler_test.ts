@@ -231,21 +231,20 @@ Deno.test("a chat request to an Anthropic candidate is translated, with its key 
   assert.equal(typeof sent.max_tokens, "number");
 });
 
-Deno.test("a candidate whose protocol cannot be translated is skipped, not sent the wrong protocol", async () => {
-  const config = CONFIG.replace(
-    "  anthropic:\n",
-    "  native:\n    api_base: http://gemini.test/v1beta\n    api_protocol: generate_content\n  anthropic:\n",
-  ) + `
-  gemini-first:
-    endpoints:
-      - { provider: native, service_id: gemini-2.5-flash }
-      - { provider: openai, service_id: gpt-4o-mini }
-`;
-  const { handler, seen } = setup({ "openai.test": ok("openai") }, config);
-  const res = await handler(chat({ model: "gemini-first", messages: [] }));
+Deno.test("a candidate whose protocol cannot take the endpoint is skipped, not sent the wrong protocol", async () => {
+  // Every generation pair translates; embeddings exist only in Chat Completions' protocol.
+  const { handler, seen } = setup({ "openai.test": ok("openai") });
+  const res = await handler(
+    new Request("http://127.0.0.1:4356/v1/embeddings", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-first", input: "hi" }),
+    }),
+  );
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-bitrouter-attempts"), "1");
-  assert.ok(seen.every((s) => !s.url.includes("gemini")));
+  assert.equal(res.headers.get("x-bitrouter-provider"), "openai");
+  assert.ok(seen.every((s) => !s.url.includes("anthropic")));
   await res.body?.cancel();
 });
 

@@ -167,6 +167,8 @@ function imageBlock(part: JsonObject, where: string): JsonObject {
 
 function assistantBlocks(message: JsonObject, i: number): JsonObject[] {
   const blocks: JsonObject[] = [];
+  const thinking = signedThinking(message);
+  if (thinking) blocks.push(thinking);
   for (const text of textParts(message.content, i)) {
     if (text !== "") blocks.push({ type: "text", text });
   }
@@ -186,6 +188,23 @@ function assistantBlocks(message: JsonObject, i: number): JsonObject[] {
     blocks.push({ type: "tool_use", id: stringOf(call.id) ?? "", name, input });
   });
   return blocks;
+}
+
+/**
+ * The thinking block of an assistant message that carries its signature (OpenRouter's
+ * `reasoning_details`, as this translation answers): Anthropic wants it back unchanged, first in
+ * the turn, when thinking is on and the turn called tools. Without a signature it is dropped.
+ */
+function signedThinking(message: JsonObject): JsonObject | undefined {
+  let signature = "";
+  let text = "";
+  for (const d of records(message.reasoning_details)) {
+    if (typeof d.signature === "string") signature += d.signature;
+    if (typeof d.text === "string") text += d.text;
+  }
+  if (signature === "") return undefined;
+  const thinking = stringOf(message.reasoning_content) ?? stringOf(message.reasoning) ?? text;
+  return { type: "thinking", thinking, signature };
 }
 
 /** The texts of string content or of text (and refusal) parts; other parts are an error. */
@@ -237,10 +256,14 @@ function chatAnswer(body: unknown, ctx: TranslationContext): JsonObject {
   const answer = isRecord(body) ? body : {};
   const texts: string[] = [];
   const thinking: string[] = [];
+  const signatures: string[] = [];
   const toolCalls: JsonObject[] = [];
   for (const block of records(answer.content)) {
     if (block.type === "text") texts.push(stringOf(block.text) ?? "");
-    if (block.type === "thinking") thinking.push(stringOf(block.thinking) ?? "");
+    if (block.type === "thinking") {
+      thinking.push(stringOf(block.thinking) ?? "");
+      if (typeof block.signature === "string") signatures.push(block.signature);
+    }
     if (block.type === "tool_use") {
       toolCalls.push({
         id: stringOf(block.id) ?? "",
@@ -257,6 +280,16 @@ function chatAnswer(body: unknown, ctx: TranslationContext): JsonObject {
     content: texts.length > 0 ? texts.join("") : null,
   };
   if (thinking.length > 0) message.reasoning_content = thinking.join("");
+  if (signatures.length > 0) {
+    // OpenRouter's shape: the signature must come back with the thinking on the next turn.
+    message.reasoning_details = [{
+      type: "reasoning.text",
+      text: thinking.join(""),
+      signature: signatures.join(""),
+      format: "anthropic-claude-v1",
+      index: 0,
+    }];
+  }
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   return {
     id: completionId(ctx),
@@ -428,6 +461,15 @@ class MessagesToChatStream implements StreamTranslator {
         return [this.#chunk({ content: stringOf(delta.text) ?? "" })];
       case "thinking_delta":
         return [this.#chunk({ reasoning_content: stringOf(delta.thinking) ?? "" })];
+      case "signature_delta":
+        return [this.#chunk({
+          reasoning_details: [{
+            type: "reasoning.text",
+            signature: stringOf(delta.signature) ?? "",
+            format: "anthropic-claude-v1",
+            index: 0,
+          }],
+        })];
       case "input_json_delta": {
         const partial = stringOf(delta.partial_json) ?? "";
         if (!this.#blockIsTool || partial === "") return [];
@@ -436,7 +478,7 @@ class MessagesToChatStream implements StreamTranslator {
         })];
       }
       default:
-        // signature_delta, citations_delta: nothing a chat client can use.
+        // citations_delta: nothing a chat client can use.
         return [];
     }
   }

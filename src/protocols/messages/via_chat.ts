@@ -19,6 +19,7 @@ import {
   TranslationError,
 } from "../translation.ts";
 import { anthropicError, anthropicErrorType, knownAnthropicErrorType } from "./errors.ts";
+import { oneSystemMessage } from "../chat/system_messages.ts";
 
 /** Anthropic Messages client, Chat Completions upstream. */
 export const messagesViaChat: Translation = {
@@ -42,7 +43,11 @@ function chatRequest(body: JsonObject, ctx: TranslationContext): JsonObject {
   if (system !== "") messages.push({ role: "system", content: system });
   for (const turn of records(body.messages)) messages.push(...chatMessages(turn));
 
-  const out: JsonObject = { model: ctx.upstreamModel, messages };
+  const out: JsonObject = {
+    model: ctx.upstreamModel,
+    // Claude Code sends a system turn after the first user turn; strict templates refuse it.
+    messages: oneSystemMessage(messages, ctx.systemMessages),
+  };
   if (numberOf(body.max_tokens) !== undefined) out.max_tokens = body.max_tokens;
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) {
     out.stop = body.stop_sequences;

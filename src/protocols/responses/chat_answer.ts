@@ -4,6 +4,7 @@ import { isRecord, type JsonObject, records, stringOf } from "../narrow.ts";
 import { requestFacts } from "./request_facts.ts";
 import {
   chatReasoning,
+  chatSignature,
   customToolCallItem,
   customToolInput,
   fallbackCallId,
@@ -12,7 +13,6 @@ import {
   messageItem,
   outputTextPart,
   reasoningItem,
-  reasoningTextPart,
   responseObject,
   type ResponseStatus,
   responsesUsage,
@@ -39,12 +39,14 @@ export function chatAnswerToResponse(body: unknown, ctx: TranslationContext): Js
   const output = outputItems(message, ctx);
   // Only the item being written when the answer was cut off is incomplete.
   if (status === "incomplete" && output.length > 0) output[output.length - 1].status = status;
-  return responseObject(ctx, {
+  const response = responseObject(ctx, {
     status,
     output,
     usage: responsesUsage(answer.usage),
     incompleteReason: reason,
   });
+  ctx.onResponse?.(response);
+  return response;
 }
 
 function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[] {
@@ -52,7 +54,7 @@ function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[]
   const out: JsonObject[] = [];
   const reasoning = chatReasoning(message);
   if (reasoning !== "") {
-    out.push(reasoningItem(itemId("rs", ctx, out.length), [reasoningTextPart(reasoning)], done));
+    out.push(reasoningItem(itemId("rs", ctx, out.length), reasoning, done, chatSignature(message)));
   }
   const parts: JsonObject[] = [];
   const text = messageText(message.content);
@@ -61,7 +63,7 @@ function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[]
     parts.push({ type: "refusal", refusal: message.refusal });
   }
   if (parts.length > 0) out.push(messageItem(itemId("msg", ctx, out.length), parts, done));
-  const custom = requestFacts(ctx).customTools;
+  const { customTools: custom, namespaced } = requestFacts(ctx);
   for (const call of records(message.tool_calls)) {
     const fn = isRecord(call.function) ? call.function : {};
     const name = stringOf(fn.name) ?? "";
@@ -75,7 +77,12 @@ function outputItems(message: JsonObject, ctx: TranslationContext): JsonObject[]
           { callId, name, input: customToolInput(args) },
           done,
         )
-        : functionCallItem(itemId("fc", ctx, out.length), { callId, name, arguments: args }, done),
+        : functionCallItem(
+          itemId("fc", ctx, out.length),
+          { callId, name, arguments: args },
+          done,
+          namespaced,
+        ),
     );
   }
   return out;

@@ -3,13 +3,13 @@
  * request, for upstreams that only speak Chat Completions (Ollama, vLLM, LM Studio, llama.cpp).
  *
  * Decisions where the two APIs differ (SPEC §6 is silent on them):
- * - Nothing is stored upstream, so `previous_response_id`, `conversation`, `prompt` (a stored
- *   prompt), `background` and an explicit `store: true` are refused with a 400 that says what to
- *   send instead. An absent `store` is accepted: Codex and most clients that send the whole
- *   conversation say `store: false`, and refusing the API's default would refuse plain SDK calls.
+ * - Nothing is stored upstream: BitRouter keeps responses itself (responses/store.ts) and has
+ *   already replaced `previous_response_id` and `item_reference` items by what they name, so one
+ *   still here is refused with a 400, as are `conversation`, `prompt` (a stored prompt) and
+ *   `background`.
  * - `developer` messages become `system` messages: local chat templates know only system. The
- *   system messages before the first other message (instructions, Codex's developer messages)
- *   are joined into one, because many local templates accept a system message only first.
+ *   upstream gets one system message, first (instructions and Codex's developer messages joined,
+ *   later ones as the provider's `system_messages` says: see chat/system_messages.ts).
  * - `reasoning` input items are dropped: Chat Completions has no place for them and local servers
  *   re-derive reasoning anyway. Unknown item types are dropped too, never a 400.
  * - `custom` (freeform) tools, as Codex uses for `apply_patch`, are offered as a function with one
@@ -25,7 +25,9 @@
  */
 import { TranslationContext, TranslationError } from "../translation.ts";
 import { compact, isRecord, type JsonObject, numberOf, records, stringOf } from "../narrow.ts";
-import { noteRequestFacts } from "./request_facts.ts";
+import { type NamespacedName, noteRequestFacts } from "./request_facts.ts";
+import { flatToolName } from "./namespace_tools.ts";
+import { oneSystemMessage } from "../chat/system_messages.ts";
 
 /** Name of the one string parameter a freeform `custom` tool is offered with. */
 export const CUSTOM_TOOL_INPUT = "input";
@@ -48,12 +50,13 @@ const SAME_NAMED = [
 export function responsesRequestToChat(body: JsonObject, ctx: TranslationContext): JsonObject {
   refuseStoredState(body);
   const customTools = new Set<string>();
-  const tools = chatTools(body.tools, customTools);
+  const namespaced = new Map<string, NamespacedName>();
+  const tools = chatTools(body.tools, customTools, namespaced);
   const allowed = allowedToolNames(body.tool_choice);
   const offered = allowed ? tools.filter((t) => allowed.has(toolName(t))) : tools;
   const chat: JsonObject = {
     model: ctx.upstreamModel,
-    messages: chatMessages(body),
+    messages: oneSystemMessage(chatMessages(body, namespaced), ctx.systemMessages),
   };
   for (const key of SAME_NAMED) if (body[key] !== undefined) chat[key] = body[key];
   const maxTokens = numberOf(body.max_output_tokens);
@@ -75,7 +78,7 @@ export function responsesRequestToChat(body: JsonObject, ctx: TranslationContext
     // Without it a Chat Completions stream carries no usage, and response.completed needs it.
     chat.stream_options = { include_usage: true };
   }
-  noteRequestFacts(ctx, { customTools, echo: echoedFields(body) });
+  noteRequestFacts(ctx, { customTools, namespaced, echo: echoedFields(body) });
   return chat;
 }
 
@@ -83,8 +86,12 @@ function refuseStoredState(body: JsonObject): void {
   const noStore =
     "this provider speaks Chat Completions and keeps no stored responses; send the whole conversation in `input`";
   if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
+    // BitRouter resolves the ids it stored before translating; one still here is another
+    // server's, which only a Responses provider can continue.
     throw new TranslationError(
-      `previous_response_id is not supported: ${noStore} (with store: false)`,
+      `previous_response_id ${
+        JSON.stringify(String(body.previous_response_id).slice(0, 100))
+      } is not a response BitRouter stored, and ${noStore}`,
       "previous_response_id",
     );
   }
@@ -101,12 +108,6 @@ function refuseStoredState(body: JsonObject): void {
     throw new TranslationError(
       "background responses are not supported by this provider; send the request without `background`",
       "background",
-    );
-  }
-  if (body.store === true) {
-    throw new TranslationError(
-      "store: true is not supported: this provider speaks Chat Completions and stores nothing; send `store: false`",
-      "store",
     );
   }
 }
@@ -128,7 +129,7 @@ function echoedFields(body: JsonObject): JsonObject {
       effort: stringOf(reasoning.effort) ?? null,
       summary: stringOf(reasoning.summary) ?? null,
     },
-    store: false,
+    store: body.store !== false,
     temperature: numberOf(body.temperature) ?? null,
     text: compact({
       format: isRecord(text.format) ? text.format : { type: "text" },
@@ -147,7 +148,10 @@ function echoedFields(body: JsonObject): JsonObject {
 /** One chat message being built; tool calls gather on the assistant turn they belong to. */
 type ChatMessage = JsonObject & { role: string };
 
-function chatMessages(body: JsonObject): ChatMessage[] {
+function chatMessages(
+  body: JsonObject,
+  namespaced: Map<string, NamespacedName>,
+): ChatMessage[] {
   const out: ChatMessage[] = [];
   if (typeof body.instructions === "string" && body.instructions !== "") {
     out.push({ role: "system", content: body.instructions });
@@ -164,19 +168,36 @@ function chatMessages(body: JsonObject): ChatMessage[] {
     out.push({ role: "user", content: toolImages });
     toolImages = [];
   };
+  // A signed reasoning item (an Anthropic thinking block's signature in encrypted_content) goes
+  // back with the assistant turn after it, as Chat Completions via Messages reads it.
+  let signed: JsonObject | undefined;
+  const withReasoning = (message: ChatMessage) => {
+    if (signed && message.role === "assistant") {
+      Object.assign(message, signed);
+      signed = undefined;
+    }
+    return message;
+  };
   for (const item of records(body.input)) {
     const type = item.type ?? (item.role !== undefined ? "message" : undefined);
     switch (type) {
       case "message": {
         flushToolImages();
         const message = chatMessage(item);
-        if (message) out.push(message);
+        if (message) out.push(withReasoning(message));
         break;
       }
       case "function_call":
       case "custom_tool_call": {
         flushToolImages();
-        addToolCall(out, chatToolCall(item, type === "custom_tool_call"));
+        const namespace = stringOf(item.namespace);
+        const name = namespace ? flatToolName(namespace, stringOf(item.name) ?? "") : undefined;
+        if (namespace && name) namespaced.set(name, { namespace, name: stringOf(item.name) ?? "" });
+        withReasoning(addToolCall(out, chatToolCall(item, type === "custom_tool_call", name)));
+        break;
+      }
+      case "reasoning": {
+        signed = signedReasoning(item) ?? signed;
         break;
       }
       case "function_call_output":
@@ -187,25 +208,13 @@ function chatMessages(body: JsonObject): ChatMessage[] {
         break;
       }
       default:
-        // reasoning (Chat Completions takes none back), item_reference (points into a store that
-        // does not exist here), hosted tool calls and unknown types: dropped, never a 400.
+        // item_reference (BitRouter's own were resolved before; another server's cannot be),
+        // hosted tool calls and unknown types: dropped, never a 400.
         break;
     }
   }
   flushToolImages();
-  return mergeLeadingSystem(out);
-}
-
-/**
- * One system message instead of several at the start (instructions, then Codex's developer
- * messages): many local chat templates accept a system message only as the first message.
- */
-function mergeLeadingSystem(messages: ChatMessage[]): ChatMessage[] {
-  let n = 0;
-  while (messages[n]?.role === "system" && typeof messages[n].content === "string") n++;
-  if (n < 2) return messages;
-  const content = messages.slice(0, n).map((m) => m.content).join("\n\n");
-  return [{ role: "system", content }, ...messages.slice(n)];
+  return out;
 }
 
 function chatMessage(item: JsonObject): ChatMessage | undefined {
@@ -262,7 +271,22 @@ function chatContentPart(part: JsonObject): JsonObject | undefined {
   }
 }
 
-function chatToolCall(item: JsonObject, custom: boolean): JsonObject {
+/**
+ * The pivot fields of a reasoning item that carries a signature: reasoning text and OpenRouter's
+ * `reasoning_details`. A reasoning item without one is dropped: chat servers take none back.
+ */
+function signedReasoning(item: JsonObject): JsonObject | undefined {
+  const signature = stringOf(item.encrypted_content);
+  if (!signature) return undefined;
+  const parts = [...records(item.content), ...records(item.summary)];
+  const text = parts.map((p) => stringOf(p.text) ?? "").find((t) => t !== "") ?? "";
+  return {
+    reasoning_content: text,
+    reasoning_details: [{ type: "reasoning.text", text, signature, format: "anthropic-claude-v1" }],
+  };
+}
+
+function chatToolCall(item: JsonObject, custom: boolean, flatName?: string): JsonObject {
   // A custom tool's call goes back as the function it was offered as: {"input": "<raw text>"}.
   const args = custom
     ? JSON.stringify({ [CUSTOM_TOOL_INPUT]: stringOf(item.input) ?? "" })
@@ -270,21 +294,26 @@ function chatToolCall(item: JsonObject, custom: boolean): JsonObject {
   return {
     id: String(item.call_id ?? ""),
     type: "function",
-    function: { name: stringOf(item.name) ?? "", arguments: args },
+    function: { name: flatName ?? stringOf(item.name) ?? "", arguments: args },
   };
 }
 
-/** Adds a tool call to the assistant turn just before it, or starts one: one turn per batch. */
-function addToolCall(out: ChatMessage[], call: JsonObject): void {
+/**
+ * Adds a tool call to the assistant turn just before it, or starts one: one turn per batch.
+ * Returns that turn.
+ */
+function addToolCall(out: ChatMessage[], call: JsonObject): ChatMessage {
   const last = out.at(-1);
   if (last?.role === "assistant") {
     const calls = Array.isArray(last.tool_calls) ? last.tool_calls : [];
     last.tool_calls = [...calls, call];
     // Chat Completions wants null, not "", for an assistant turn that only calls tools.
     if (last.content === "") last.content = null;
-    return;
+    return last;
   }
-  out.push({ role: "assistant", content: null, tool_calls: [call] });
+  const turn: ChatMessage = { role: "assistant", content: null, tool_calls: [call] };
+  out.push(turn);
+  return turn;
 }
 
 function toolOutput(output: unknown): { text: string; images: JsonObject[] } {
@@ -300,21 +329,29 @@ function toolOutput(output: unknown): { text: string; images: JsonObject[] } {
 // ---------------------------------------------------------------------------------------------
 // tools
 
-function chatTools(tools: unknown, customTools: Set<string>): JsonObject[] {
+function chatTools(
+  tools: unknown,
+  customTools: Set<string>,
+  namespaced: Map<string, NamespacedName>,
+): JsonObject[] {
   const out: JsonObject[] = [];
   for (const tool of records(tools)) {
     const name = stringOf(tool.name);
     if (name === undefined) continue;
     if (tool.type === "function") {
-      out.push({
-        type: "function",
-        function: compact({
-          name,
-          description: stringOf(tool.description),
-          parameters: isRecord(tool.parameters) ? tool.parameters : undefined,
-          strict: typeof tool.strict === "boolean" ? tool.strict : undefined,
-        }),
-      });
+      out.push(chatFunction(tool, name));
+    } else if (tool.type === "namespace") {
+      // Codex's sub-agent tools (multi_agent_v1: spawn_agent, send_input, …): each inner function
+      // is offered as `namespace__tool`, and its calls go back with `namespace` and `name` apart.
+      for (const inner of records(tool.tools)) {
+        const innerName = stringOf(inner.name);
+        if (innerName === undefined || (inner.type ?? "function") !== "function") continue;
+        const flat = flatToolName(name, innerName);
+        namespaced.set(flat, { namespace: name, name: innerName });
+        const description = [stringOf(tool.description), stringOf(inner.description)]
+          .filter(Boolean).join("\n\n");
+        out.push(chatFunction({ ...inner, description: description || undefined }, flat));
+      }
     } else if (tool.type === "custom") {
       customTools.add(name);
       out.push({
@@ -341,6 +378,19 @@ function chatTools(tools: unknown, customTools: Set<string>): JsonObject[] {
     // OpenAI's side; a Chat Completions upstream cannot run them, so they are not offered.
   }
   return out;
+}
+
+/** A Responses function tool as a Chat Completions function tool named name. */
+function chatFunction(tool: JsonObject, name: string): JsonObject {
+  return {
+    type: "function",
+    function: compact({
+      name,
+      description: stringOf(tool.description),
+      parameters: isRecord(tool.parameters) ? tool.parameters : undefined,
+      strict: typeof tool.strict === "boolean" ? tool.strict : undefined,
+    }),
+  };
 }
 
 /** What the `input` parameter of a freeform tool holds: the raw text, in the tool's grammar. */

@@ -4,7 +4,8 @@
  *
  *   response.created, response.in_progress                      (first upstream event)
  *   output_item.added, content_part.added, output_text.delta…   (text)
- *   output_item.added, content_part.added, reasoning_text.delta… (reasoning_content / reasoning)
+ *   output_item.added, reasoning_summary_part.added, content_part.added,
+ *     reasoning_summary_text.delta + reasoning_text.delta…      (reasoning_content / reasoning)
  *   output_item.added, function_call_arguments.delta…           (each tool call)
  *   …the matching .done events when the finish_reason arrives…
  *   response.completed | response.incomplete                    (once usage or [DONE] is in)
@@ -15,9 +16,10 @@
  */
 import type { SseEvent, StreamTranslator, TranslationContext } from "../translation.ts";
 import { isRecord, type JsonObject, records, stringOf } from "../narrow.ts";
-import { requestFacts } from "./request_facts.ts";
+import { type NamespacedName, requestFacts } from "./request_facts.ts";
 import {
   chatReasoning,
+  chatSignature,
   customToolCallItem,
   customToolInput,
   fallbackCallId,
@@ -31,6 +33,7 @@ import {
   type ResponseStatus,
   responsesUsage,
   statusFor,
+  summaryTextPart,
 } from "./response_object.ts";
 import { partialCustomToolInput } from "./partial_input.ts";
 
@@ -40,6 +43,8 @@ interface OpenPart {
   index: number;
   id: string;
   text: string;
+  /** an Anthropic thinking signature that came with the reasoning (see chatSignature) */
+  signature: string;
 }
 
 /** A tool call being written, keyed by its chat `index`. */
@@ -63,6 +68,7 @@ export function chatStreamToResponses(ctx: TranslationContext): StreamTranslator
 class ChatToResponses implements StreamTranslator {
   readonly #ctx: TranslationContext;
   readonly #custom: ReadonlySet<string>;
+  readonly #namespaced: ReadonlyMap<string, NamespacedName>;
   #seq = 0;
   #started = false;
   /** a terminal response event (completed / incomplete / failed) went out */
@@ -78,6 +84,7 @@ class ChatToResponses implements StreamTranslator {
   constructor(ctx: TranslationContext) {
     this.#ctx = ctx;
     this.#custom = requestFacts(ctx).customTools;
+    this.#namespaced = requestFacts(ctx).namespaced;
   }
 
   get finished(): boolean {
@@ -117,6 +124,8 @@ class ChatToResponses implements StreamTranslator {
       const delta = isRecord(choice.delta) ? choice.delta : {};
       const reasoning = chatReasoning(delta);
       if (reasoning !== "") out.push(...this.#partDelta("reasoning", reasoning));
+      const signature = chatSignature(delta);
+      if (signature !== "" && this.#open?.kind === "reasoning") this.#open.signature += signature;
       if (typeof delta.content === "string" && delta.content !== "") {
         out.push(...this.#partDelta("message", delta.content));
       }
@@ -166,10 +175,19 @@ class ChatToResponses implements StreamTranslator {
       const id = itemId(kind === "message" ? "msg" : "rs", this.#ctx, index);
       const item = kind === "message"
         ? messageItem(id, [], "in_progress")
-        : reasoningItem(id, [], "in_progress");
+        : reasoningItem(id, undefined, "in_progress");
       this.#output.push(item);
-      this.#open = { kind, index, id, text: "" };
+      this.#open = { kind, index, id, text: "", signature: "" };
       out.push(this.#event("response.output_item.added", { output_index: index, item }));
+      if (kind === "reasoning") {
+        // The summary first: it is what @ai-sdk/openai and Codex show.
+        out.push(this.#event("response.reasoning_summary_part.added", {
+          item_id: id,
+          output_index: index,
+          summary_index: 0,
+          part: summaryTextPart(""),
+        }));
+      }
       out.push(this.#event("response.content_part.added", {
         item_id: id,
         output_index: index,
@@ -180,10 +198,18 @@ class ChatToResponses implements StreamTranslator {
     const open = this.#open!;
     open.text += text;
     const where = { item_id: open.id, output_index: open.index, content_index: 0 };
+    if (kind === "message") {
+      out.push(this.#event("response.output_text.delta", { ...where, delta: text, logprobs: [] }));
+      return out;
+    }
     out.push(
-      kind === "message"
-        ? this.#event("response.output_text.delta", { ...where, delta: text, logprobs: [] })
-        : this.#event("response.reasoning_text.delta", { ...where, delta: text }),
+      this.#event("response.reasoning_summary_text.delta", {
+        item_id: open.id,
+        output_index: open.index,
+        summary_index: 0,
+        delta: text,
+      }),
+      this.#event("response.reasoning_text.delta", { ...where, delta: text }),
     );
     return out;
   }
@@ -193,17 +219,27 @@ class ChatToResponses implements StreamTranslator {
     if (!open) return [];
     this.#open = undefined;
     const where = { item_id: open.id, output_index: open.index, content_index: 0 };
-    const message = open.kind === "message";
-    const part = message ? outputTextPart(open.text) : reasoningTextPart(open.text);
-    const item = message
-      ? messageItem(open.id, [part], status)
-      : reasoningItem(open.id, [part], status);
+    if (open.kind === "message") {
+      const part = outputTextPart(open.text);
+      const item = messageItem(open.id, [part], status);
+      this.#output[open.index] = item;
+      return [
+        this.#event("response.output_text.done", { ...where, text: open.text, logprobs: [] }),
+        this.#event("response.content_part.done", { ...where, part }),
+        this.#event("response.output_item.done", { output_index: open.index, item }),
+      ];
+    }
+    const item = reasoningItem(open.id, open.text, status, open.signature);
     this.#output[open.index] = item;
+    const summary = { item_id: open.id, output_index: open.index, summary_index: 0 };
     return [
-      message
-        ? this.#event("response.output_text.done", { ...where, text: open.text, logprobs: [] })
-        : this.#event("response.reasoning_text.done", { ...where, text: open.text }),
-      this.#event("response.content_part.done", { ...where, part }),
+      this.#event("response.reasoning_summary_text.done", { ...summary, text: open.text }),
+      this.#event("response.reasoning_summary_part.done", {
+        ...summary,
+        part: summaryTextPart(open.text),
+      }),
+      this.#event("response.reasoning_text.done", { ...where, text: open.text }),
+      this.#event("response.content_part.done", { ...where, part: reasoningTextPart(open.text) }),
       this.#event("response.output_item.done", { output_index: open.index, item }),
     ];
   }
@@ -270,6 +306,7 @@ class ChatToResponses implements StreamTranslator {
         tool.id,
         { ...call, arguments: status === "in_progress" ? "" : tool.args },
         status,
+        this.#namespaced,
       );
   }
 
@@ -320,6 +357,7 @@ class ChatToResponses implements StreamTranslator {
       incompleteReason: reason,
     });
     const type = status === "incomplete" ? "response.incomplete" : "response.completed";
+    this.#ctx.onResponse?.(response);
     return [this.#event(type, { response })];
   }
 

@@ -10,15 +10,23 @@
 import type { TranslationContext } from "../translation.ts";
 import type { JsonObject } from "../narrow.ts";
 
+/** A tool of a Codex `namespace` tool: the namespace's name and the tool's own. */
+export interface NamespacedName {
+  namespace: string;
+  name: string;
+}
+
 /** Facts about one Responses request, noted while translating it. */
 export interface ResponsesRequestFacts {
   /** names of the `custom` tools offered, which the upstream saw as one-string-parameter functions */
   customTools: ReadonlySet<string>;
+  /** the flat chat names of namespace tools (`multi_agent_v1__spawn_agent`), and what they were */
+  namespaced: ReadonlyMap<string, NamespacedName>;
   /** the request fields a Responses object echoes, already defaulted as the API does */
   echo: JsonObject;
 }
 
-const NONE: ResponsesRequestFacts = { customTools: new Set(), echo: {} };
+const NONE: ResponsesRequestFacts = { customTools: new Set(), namespaced: new Map(), echo: {} };
 const byContext = new WeakMap<TranslationContext, ResponsesRequestFacts>();
 
 /** Notes the facts of the request translated under ctx. */

@@ -6,7 +6,7 @@
 import type { TranslationContext } from "../translation.ts";
 import { isRecord, type JsonObject, numberOf } from "../narrow.ts";
 import { CUSTOM_TOOL_INPUT } from "./chat_request.ts";
-import { requestFacts } from "./request_facts.ts";
+import { type NamespacedName, requestFacts } from "./request_facts.ts";
 
 /** The lifecycle states of a Responses object. */
 export type ResponseStatus = "in_progress" | "completed" | "incomplete" | "failed";
@@ -93,6 +93,20 @@ export function chatReasoning(message: JsonObject): string {
   return "";
 }
 
+/**
+ * The signature of the reasoning in a chat message or delta, in OpenRouter's `reasoning_details`
+ * shape (`[{type: "reasoning.text", text, signature}]`), which Chat Completions via Messages uses
+ * to carry an Anthropic thinking block's signature; empty when there is none.
+ */
+export function chatSignature(message: JsonObject): string {
+  if (!Array.isArray(message.reasoning_details)) return "";
+  let out = "";
+  for (const d of message.reasoning_details) {
+    if (isRecord(d) && typeof d.signature === "string") out += d.signature;
+  }
+  return out;
+}
+
 /** An output_text content part. */
 export function outputTextPart(text: string): JsonObject {
   return { type: "output_text", annotations: [], logprobs: [], text };
@@ -103,9 +117,33 @@ export function reasoningTextPart(text: string): JsonObject {
   return { type: "reasoning_text", text };
 }
 
-/** A reasoning output item holding raw reasoning text (a chat upstream has no summaries). */
-export function reasoningItem(id: string, parts: JsonObject[], status: ResponseStatus): JsonObject {
-  return { id, type: "reasoning", summary: [], content: parts, status };
+/** A summary_text part of a reasoning item's summary. */
+export function summaryTextPart(text: string): JsonObject {
+  return { type: "summary_text", text };
+}
+
+/**
+ * A reasoning output item. A chat upstream's reasoning is raw text, not a summary, but clients
+ * read different halves (`@ai-sdk/openai` and Codex the summary, others the content), so the text
+ * is in both: `summary` as one summary_text part, `content` as one reasoning_text part. The
+ * signature of an Anthropic thinking block, when there is one, rides in `encrypted_content` so it
+ * comes back with the item on the next turn.
+ */
+export function reasoningItem(
+  id: string,
+  text: string | undefined,
+  status: ResponseStatus,
+  signature?: string,
+): JsonObject {
+  const item: JsonObject = {
+    id,
+    type: "reasoning",
+    summary: text === undefined ? [] : [summaryTextPart(text)],
+    content: text === undefined ? [] : [reasoningTextPart(text)],
+    status,
+  };
+  if (signature) item.encrypted_content = signature;
+  return item;
 }
 
 /** An assistant message output item. */
@@ -113,20 +151,27 @@ export function messageItem(id: string, parts: JsonObject[], status: ResponseSta
   return { id, type: "message", status, content: parts, role: "assistant" };
 }
 
-/** A function_call output item. */
+/**
+ * A function_call output item. A call of a namespace tool, offered as its flat chat name, goes
+ * back as Codex sent the tool: its own name, and the namespace apart.
+ */
 export function functionCallItem(
   id: string,
   call: { callId: string; name: string; arguments: string },
   status: ResponseStatus,
+  namespaced?: ReadonlyMap<string, NamespacedName>,
 ): JsonObject {
-  return {
+  const tool = namespaced?.get(call.name);
+  const item: JsonObject = {
     id,
     type: "function_call",
     status,
     arguments: call.arguments,
     call_id: call.callId,
-    name: call.name,
+    name: tool?.name ?? call.name,
   };
+  if (tool) item.namespace = tool.namespace;
+  return item;
 }
 
 /** A custom_tool_call output item (a freeform tool's call, its raw input text). */

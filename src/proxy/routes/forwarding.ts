@@ -2,7 +2,7 @@ import { NoRouteError, type Resolution, resolveCandidates } from "../../routing/
 import { FallbackError, withFallbacks } from "../../routing/fallbacks.ts";
 import { MAX_MODEL_LENGTH } from "../../routing/resolve.ts";
 import { BodyTimeoutError, BodyTooLargeError, readBodyLimited } from "../body.ts";
-import { type Endpoint, forwardWithFailover } from "../forward.ts";
+import { type Endpoint, type ForwardRequest, forwardWithFailover } from "../forward.ts";
 import { nestsDeeperThan, tooDeepMessage } from "../json_depth.ts";
 import type { RequestContext, Route } from "../router.ts";
 import { estimateTokens } from "../../protocols/messages/count_tokens.ts";
@@ -50,6 +50,7 @@ export function forwardResolved(
   endpoint: ForwardedEndpoint,
   read: ClientBody,
   resolution: Resolution,
+  onResponse?: ForwardRequest["onResponse"],
 ): Promise<Response> | Response {
   let { bytes, text } = read;
   const { body } = read;
@@ -91,9 +92,19 @@ export function forwardResolved(
       headers: { "x-request-id": ctx.requestId, "x-bitrouter-estimate": "chars/4" },
     });
   }
+  if (endpoint.path && !resolution.candidates.some((c) => c.protocol === endpoint.protocol)) {
+    return ctx.fail({
+      status: 404,
+      type: "invalid_request_error",
+      code: "model_not_found",
+      param: "model",
+      message: notServedHere(ctx, endpoint, resolution),
+    });
+  }
   return forwardWithFailover({
     request: ctx.request,
     requestId: ctx.requestId,
+    keyLabel: ctx.keyLabel,
     endpoint,
     bytes,
     text,
@@ -101,6 +112,7 @@ export function forwardResolved(
     resolution,
     startedAt: ctx.startedAt,
     limits: ctx.table.config.upstreamLimits,
+    onResponse,
   }, ctx.deps);
 }
 
@@ -162,8 +174,32 @@ export function resolveOrFail(ctx: RequestContext, model: string): Resolution | 
     return resolveCandidates(ctx.table, model);
   } catch (e) {
     if (!(e instanceof NoRouteError)) throw e;
-    return ctx.fail({ ...modelNotFound(e), param: "model" }, downRetry(e, ctx.table));
+    return ctx.fail({ ...modelNotFound(e), param: "model" }, downRetry(e, ctx.table), model);
   }
+}
+
+/**
+ * Why a model is served nowhere for an endpoint that only same-protocol upstreams serve
+ * (`/v1/embeddings`, `/v1/completions`), and which providers could serve it.
+ */
+function notServedHere(
+  ctx: RequestContext,
+  endpoint: ForwardedEndpoint,
+  resolution: Resolution,
+): string {
+  const servers = resolution.candidates.map((c) => `${c.provider.id} (${c.protocol})`);
+  const could = [...ctx.table.providers.values()]
+    .filter((p) => !p.inactiveReason && p.defaultProtocol === endpoint.protocol)
+    .map((p) => p.id);
+  return `"${resolution.model}" is served only by ${servers.join(", ")}, and ${endpoint.path} is ${
+    endpoint.protocol === "chat_completions" ? "an OpenAI-compatible" : `a ${endpoint.protocol}`
+  } endpoint that BitRouter does not translate; ${
+    could.length > 0
+      ? `providers that serve it: ${
+        could.join(", ")
+      } — use a model of theirs (bitrouter models -p ${could[0]})`
+      : "no configured provider serves it"
+  }`;
 }
 
 /** A 400 for a request that is wrong in itself. */
@@ -190,7 +226,10 @@ function parseObject(text: string): Record<string, unknown> | string {
 }
 
 /** Why a parsed body is not a request for this endpoint (`model`, the required list), if it is not. */
-function requestProblem(b: Record<string, unknown>, requires?: string): string | undefined {
+export function requestProblem(
+  b: Record<string, unknown>,
+  requires?: string,
+): string | undefined {
   if (typeof b.model !== "string" || !b.model.trim()) {
     return 'missing required field `model` (a string such as "ollama:llama3.1")';
   }

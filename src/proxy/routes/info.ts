@@ -1,6 +1,7 @@
 import { NoRouteError, resolveCandidates, routableModels } from "../../routing/resolve.ts";
 import type { RouteTable } from "../../routing/route_table.ts";
 import type { HealthBook } from "../../routing/health.ts";
+import type { CapacityBook } from "../../routing/capacity.ts";
 import type { ErrorBody } from "../envelope.ts";
 import type { Route } from "../router.ts";
 import { VERSION } from "../../version.ts";
@@ -75,6 +76,23 @@ export interface ServerStatus {
     cooling_for_secs: number | null;
     last_error: string | null;
   }[];
+  /** Capacity (SPEC §3.5): per provider (or account) in flight / cap, rate windows; the queue. */
+  capacity: {
+    queued: number;
+    endpoints: {
+      provider: string;
+      in_flight: number;
+      max_concurrent: number | null;
+      models?: { model: string; in_flight: number; max_concurrent: number | null }[];
+      rate_limits?: {
+        pattern: string;
+        requests: number;
+        requests_per_minute: number | null;
+        tokens: number;
+        tokens_per_minute: number | null;
+      }[];
+    }[];
+  };
 }
 
 /** `GET /v1/bitrouter/status`: endpoints' health (SPEC §4). */
@@ -83,10 +101,16 @@ export const statusRoute: Route = {
   style: "openai",
   label: STATUS_PATH,
   handle: ({ table, requestId, deps }) =>
-    Response.json(statusOf(table, deps.health), { headers: { "x-request-id": requestId } }),
+    Response.json(statusOf(table, deps.health, deps.capacity), {
+      headers: { "x-request-id": requestId },
+    }),
 };
 
-function statusOf(table: RouteTable, health: HealthBook): ServerStatus {
+function statusOf(
+  table: RouteTable,
+  health: HealthBook,
+  capacity: CapacityBook | undefined,
+): ServerStatus {
   return {
     object: "bitrouter.status",
     version: VERSION,
@@ -99,6 +123,26 @@ function statusOf(table: RouteTable, health: HealthBook): ServerStatus {
       cooling_for_secs: e.coolingForMs === undefined ? null : Math.ceil(e.coolingForMs / 1000),
       last_error: e.lastError ?? null,
     })),
+    capacity: {
+      queued: capacity?.queued ?? 0,
+      endpoints: (capacity?.snapshot() ?? []).map((c) => ({
+        provider: c.provider,
+        in_flight: c.inFlight,
+        max_concurrent: c.cap ?? null,
+        models: c.models?.map((m) => ({
+          model: m.model,
+          in_flight: m.inFlight,
+          max_concurrent: m.cap ?? null,
+        })),
+        rate_limits: c.rateLimits?.map((w) => ({
+          pattern: w.pattern,
+          requests: w.requests,
+          requests_per_minute: w.requestsPerMinute ?? null,
+          tokens: w.tokens,
+          tokens_per_minute: w.tokensPerMinute ?? null,
+        })),
+      })),
+    },
   };
 }
 
