@@ -24,6 +24,7 @@
  *   `finishReason` ends it, and becomes the finish chunk, the usage chunk and `[DONE]`.
  */
 
+import { ChatChunks } from "./chunks.ts";
 import { isRecord, type JsonObject, numberOf, parseJson, records, stringOf } from "../narrow.ts";
 import { openaiErrorBody } from "../openai_error.ts";
 import {
@@ -314,10 +315,12 @@ function chatAnswer(body: unknown, ctx: TranslationContext): JsonObject {
 class GeminiToChatStream implements StreamTranslator {
   finished = false;
   readonly #ctx: TranslationContext;
+  readonly #chunks: ChatChunks;
   #started = false;
   #calls = 0;
 
   constructor(ctx: TranslationContext) {
+    this.#chunks = new ChatChunks(ctx, `chatcmpl-${idPart(ctx)}`);
     this.#ctx = ctx;
   }
 
@@ -332,20 +335,22 @@ class GeminiToChatStream implements StreamTranslator {
     const out: SseEvent[] = [];
     if (!this.#started) {
       this.#started = true;
-      out.push(this.#chunk({ role: "assistant", content: "" }));
+      out.push(this.#chunks.chunk({ role: "assistant", content: "" }));
     }
     const r = read(body);
-    if (r.thoughts !== "") out.push(this.#chunk({ reasoning_content: r.thoughts }));
-    if (r.text !== "") out.push(this.#chunk({ content: r.text }));
+    if (r.thoughts !== "") out.push(this.#chunks.chunk({ reasoning_content: r.thoughts }));
+    if (r.text !== "") out.push(this.#chunks.chunk({ content: r.text }));
     for (const call of r.calls) {
       const index = this.#calls++;
-      out.push(this.#chunk({ tool_calls: [{ index, ...toolCall(call, this.#ctx, index) }] }));
+      out.push(
+        this.#chunks.chunk({ tool_calls: [{ index, ...toolCall(call, this.#ctx, index) }] }),
+      );
     }
     if (r.finish !== undefined) {
       this.finished = true;
-      out.push(this.#chunk({}, finishReason(r.finish, this.#calls > 0)));
+      out.push(this.#chunks.chunk({}, finishReason(r.finish, this.#calls > 0)));
       const usage = chatUsage(r.usage);
-      if (usage) out.push({ data: JSON.stringify({ ...this.#head(), choices: [], usage }) });
+      if (usage) out.push(this.#chunks.usage(usage));
       out.push({ data: "[DONE]" });
     }
     return out;
@@ -362,23 +367,5 @@ class GeminiToChatStream implements StreamTranslator {
         error: { message, type: "upstream_error", code: "stream_interrupted", param: null },
       }),
     }];
-  }
-
-  #head(): JsonObject {
-    return {
-      id: `chatcmpl-${idPart(this.#ctx)}`,
-      object: "chat.completion.chunk",
-      created: this.#ctx.nowSecs,
-      model: this.#ctx.requestedModel,
-    };
-  }
-
-  #chunk(delta: JsonObject, finish: string | null = null): SseEvent {
-    return {
-      data: JSON.stringify({
-        ...this.#head(),
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      }),
-    };
   }
 }

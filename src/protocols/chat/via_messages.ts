@@ -9,6 +9,7 @@
  * TranslationError, answered 400.
  */
 
+import { ChatChunks, completionId } from "./chunks.ts";
 import { errorMessageOf } from "../error_message.ts";
 import { openaiErrorBody } from "../openai_error.ts";
 import { readAnthropicError } from "../messages/errors.ts";
@@ -340,10 +341,6 @@ function chatUsage(usage: unknown, inputFallback?: JsonObject): JsonObject {
   return out;
 }
 
-function completionId(ctx: TranslationContext): string {
-  return `chatcmpl-${ctx.requestId}`;
-}
-
 // --- errors ---
 
 const OPENAI_TYPES: Record<string, string> = {
@@ -373,11 +370,13 @@ function chatError(status: number, body: unknown): JsonObject {
 class MessagesToChatStream implements StreamTranslator {
   finished = false;
   readonly #ctx: TranslationContext;
+  readonly #chunks: ChatChunks;
   #startUsage: JsonObject = {};
   #toolIndex = -1;
   #blockIsTool = false;
 
   constructor(ctx: TranslationContext) {
+    this.#chunks = new ChatChunks(ctx);
     this.#ctx = ctx;
   }
 
@@ -390,7 +389,7 @@ class MessagesToChatStream implements StreamTranslator {
       case "message_start": {
         const message = isRecord(data.message) ? data.message : {};
         if (isRecord(message.usage)) this.#startUsage = message.usage;
-        return [this.#chunk({ role: "assistant", content: "" })];
+        return [this.#chunks.chunk({ role: "assistant", content: "" })];
       }
       case "content_block_start":
         return this.#blockStart(isRecord(data.content_block) ? data.content_block : {});
@@ -402,7 +401,7 @@ class MessagesToChatStream implements StreamTranslator {
       case "message_delta": {
         const delta = isRecord(data.delta) ? data.delta : {};
         return [
-          this.#chunk({}, finishReason(delta.stop_reason)),
+          this.#chunks.chunk({}, finishReason(delta.stop_reason)),
           this.#usageChunk(chatUsage(data.usage, this.#startUsage)),
         ];
       }
@@ -439,7 +438,7 @@ class MessagesToChatStream implements StreamTranslator {
     if (block.type === "tool_use") {
       this.#toolIndex += 1;
       this.#blockIsTool = true;
-      return [this.#chunk({
+      return [this.#chunks.chunk({
         tool_calls: [{
           index: this.#toolIndex,
           id: stringOf(block.id) ?? "",
@@ -450,7 +449,7 @@ class MessagesToChatStream implements StreamTranslator {
     }
     // A text block may start with text already in it.
     if (block.type === "text" && typeof block.text === "string" && block.text !== "") {
-      return [this.#chunk({ content: block.text })];
+      return [this.#chunks.chunk({ content: block.text })];
     }
     return [];
   }
@@ -458,11 +457,11 @@ class MessagesToChatStream implements StreamTranslator {
   #blockDelta(delta: JsonObject): SseEvent[] {
     switch (delta.type) {
       case "text_delta":
-        return [this.#chunk({ content: stringOf(delta.text) ?? "" })];
+        return [this.#chunks.chunk({ content: stringOf(delta.text) ?? "" })];
       case "thinking_delta":
-        return [this.#chunk({ reasoning_content: stringOf(delta.thinking) ?? "" })];
+        return [this.#chunks.chunk({ reasoning_content: stringOf(delta.thinking) ?? "" })];
       case "signature_delta":
-        return [this.#chunk({
+        return [this.#chunks.chunk({
           reasoning_details: [{
             type: "reasoning.text",
             signature: stringOf(delta.signature) ?? "",
@@ -473,7 +472,7 @@ class MessagesToChatStream implements StreamTranslator {
       case "input_json_delta": {
         const partial = stringOf(delta.partial_json) ?? "";
         if (!this.#blockIsTool || partial === "") return [];
-        return [this.#chunk({
+        return [this.#chunks.chunk({
           tool_calls: [{ index: this.#toolIndex, function: { arguments: partial } }],
         })];
       }
@@ -483,25 +482,7 @@ class MessagesToChatStream implements StreamTranslator {
     }
   }
 
-  #head(): JsonObject {
-    return {
-      id: completionId(this.#ctx),
-      object: "chat.completion.chunk",
-      created: this.#ctx.nowSecs,
-      model: this.#ctx.requestedModel,
-    };
-  }
-
-  #chunk(delta: JsonObject, finish: string | null = null): SseEvent {
-    return {
-      data: JSON.stringify({
-        ...this.#head(),
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      }),
-    };
-  }
-
   #usageChunk(usage: JsonObject): SseEvent {
-    return { data: JSON.stringify({ ...this.#head(), choices: [], usage }) };
+    return this.#chunks.usage(usage);
   }
 }

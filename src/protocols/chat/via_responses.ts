@@ -9,6 +9,7 @@
  * Dropped, having no Responses counterpart: `stop`, penalties, `seed`, `logit_bias`, `logprobs`,
  * `stream_options` (usage is always sent at the end of a stream). Refused with 400: `n` > 1.
  */
+import { ChatChunks, completionId } from "./chunks.ts";
 import { errorMessageOf } from "../error_message.ts";
 import { openaiErrorBody } from "../openai_error.ts";
 import {
@@ -268,16 +269,13 @@ function chatUsage(usage: unknown): JsonObject | undefined {
   };
 }
 
-function completionId(ctx: TranslationContext): string {
-  return `chatcmpl-${ctx.requestId}`;
-}
-
 // --- stream ---
 
 /** Responses events → chat.completion.chunk events, then `[DONE]`. */
 class ResponsesToChatStream implements StreamTranslator {
   finished = false;
   readonly #ctx: TranslationContext;
+  readonly #chunks: ChatChunks;
   #started = false;
   /** tool call index by the function_call item's id */
   readonly #tools = new Map<string, number>();
@@ -285,6 +283,7 @@ class ResponsesToChatStream implements StreamTranslator {
   readonly #summarized = new Set<string>();
 
   constructor(ctx: TranslationContext) {
+    this.#chunks = new ChatChunks(ctx);
     this.#ctx = ctx;
   }
 
@@ -299,17 +298,19 @@ class ResponsesToChatStream implements StreamTranslator {
       case "response.refusal.delta": {
         const delta = stringOf(data.delta) ?? "";
         if (delta !== "") {
-          out.push(this.#chunk(type.includes("refusal") ? { refusal: delta } : { content: delta }));
+          out.push(
+            this.#chunks.chunk(type.includes("refusal") ? { refusal: delta } : { content: delta }),
+          );
         }
         break;
       }
       case "response.reasoning_summary_text.delta":
         this.#summarized.add(stringOf(data.item_id) ?? "");
-        out.push(this.#chunk({ reasoning_content: stringOf(data.delta) ?? "" }));
+        out.push(this.#chunks.chunk({ reasoning_content: stringOf(data.delta) ?? "" }));
         break;
       case "response.reasoning_text.delta":
         if (!this.#summarized.has(stringOf(data.item_id) ?? "")) {
-          out.push(this.#chunk({ reasoning_content: stringOf(data.delta) ?? "" }));
+          out.push(this.#chunks.chunk({ reasoning_content: stringOf(data.delta) ?? "" }));
         }
         break;
       case "response.output_item.added": {
@@ -317,7 +318,7 @@ class ResponsesToChatStream implements StreamTranslator {
         if (item.type !== "function_call") break;
         const index = this.#tools.size;
         this.#tools.set(stringOf(item.id) ?? String(index), index);
-        out.push(this.#chunk({
+        out.push(this.#chunks.chunk({
           tool_calls: [{
             index,
             id: stringOf(item.call_id) ?? "",
@@ -331,7 +332,7 @@ class ResponsesToChatStream implements StreamTranslator {
         const index = this.#tools.get(stringOf(data.item_id) ?? "");
         const delta = stringOf(data.delta) ?? "";
         if (index !== undefined && delta !== "") {
-          out.push(this.#chunk({ tool_calls: [{ index, function: { arguments: delta } }] }));
+          out.push(this.#chunks.chunk({ tool_calls: [{ index, function: { arguments: delta } }] }));
         }
         break;
       }
@@ -339,9 +340,9 @@ class ResponsesToChatStream implements StreamTranslator {
       case "response.incomplete": {
         const response = isRecord(data.response) ? data.response : {};
         this.finished = true;
-        out.push(this.#chunk({}, finishReason(response, this.#tools.size > 0)));
+        out.push(this.#chunks.chunk({}, finishReason(response, this.#tools.size > 0)));
         const usage = chatUsage(response.usage);
-        if (usage) out.push({ data: JSON.stringify({ ...this.#head(), choices: [], usage }) });
+        if (usage) out.push(this.#chunks.usage(usage));
         out.push({ data: "[DONE]" });
         break;
       }
@@ -372,25 +373,7 @@ class ResponsesToChatStream implements StreamTranslator {
   #start(): SseEvent[] {
     if (this.#started) return [];
     this.#started = true;
-    return [this.#chunk({ role: "assistant", content: "" })];
-  }
-
-  #head(): JsonObject {
-    return {
-      id: completionId(this.#ctx),
-      object: "chat.completion.chunk",
-      created: this.#ctx.nowSecs,
-      model: this.#ctx.requestedModel,
-    };
-  }
-
-  #chunk(delta: JsonObject, finish: string | null = null): SseEvent {
-    return {
-      data: JSON.stringify({
-        ...this.#head(),
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      }),
-    };
+    return [this.#chunks.chunk({ role: "assistant", content: "" })];
   }
 }
 
