@@ -11,6 +11,7 @@
  * last response, with the finish reason and usage, as Gemini sends a call in one piece.
  */
 
+import { ToolCallPieces } from "../chat/tool_call_pieces.ts";
 import { errorMessageOf } from "../error_message.ts";
 import { isRecord, type JsonObject, numberOf, parseJson, records, stringOf } from "../narrow.ts";
 import type { SseEvent, StreamTranslator, TranslationContext } from "../translation.ts";
@@ -104,18 +105,12 @@ function contentText(content: unknown): string {
   return records(content).map((p) => stringOf(p.text) ?? "").join("");
 }
 
-interface PendingCall {
-  id: string;
-  name: string;
-  args: string;
-}
-
 /** chat.completion.chunk events → GenerateContentResponse events. */
 class ChatToGeminiStream implements StreamTranslator {
   finished = false;
   readonly #ctx: TranslationContext;
   readonly #thoughts: boolean;
-  #calls: PendingCall[] = [];
+  readonly #calls = new ToolCallPieces();
   #finish: unknown = undefined;
   #usage: unknown = undefined;
 
@@ -128,9 +123,7 @@ class ChatToGeminiStream implements StreamTranslator {
     if (this.finished) return [];
     if (event.data.trim() === "[DONE]") {
       this.finished = true;
-      const parts = this.#calls.filter((c) => c !== undefined).map((c) =>
-        functionCallPart({ id: c.id, function: { name: c.name, arguments: c.args } })
-      );
+      const parts = this.#calls.whole().map(functionCallPart);
       if (parts.length === 0) parts.push({ text: "" });
       return [data(response(this.#ctx, parts, finishReason(this.#finish), this.#usage))];
     }
@@ -146,7 +139,7 @@ class ChatToGeminiStream implements StreamTranslator {
     if (choice === undefined) return [];
     if (choice.finish_reason != null) this.#finish ??= choice.finish_reason;
     const delta = isRecord(choice.delta) ? choice.delta : {};
-    for (const call of records(delta.tool_calls)) this.#collect(call);
+    for (const call of records(delta.tool_calls)) this.#calls.add(call);
     const parts: JsonObject[] = [];
     const reasoning = this.#thoughts ? reasoningOf(delta) : "";
     if (reasoning !== "") parts.push({ text: reasoning, thought: true });
@@ -162,20 +155,6 @@ class ChatToGeminiStream implements StreamTranslator {
   fail(message: string): SseEvent[] {
     this.finished = true;
     return [data(googleError(500, message))];
-  }
-
-  #collect(call: JsonObject): void {
-    const index = numberOf(call.index) ?? 0;
-    const id = stringOf(call.id);
-    const fn = isRecord(call.function) ? call.function : {};
-    let pending = this.#calls[index];
-    if (pending === undefined || (id && pending.id && id !== pending.id)) {
-      pending = { id: id ?? "", name: "", args: "" };
-      if (this.#calls[index] === undefined) this.#calls[index] = pending;
-      else this.#calls.push(pending);
-    }
-    pending.name += stringOf(fn.name) ?? "";
-    pending.args += stringOf(fn.arguments) ?? "";
   }
 }
 

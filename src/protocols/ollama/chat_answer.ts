@@ -14,6 +14,7 @@
  * `load_duration` 0, since a server's model loading cannot be told apart from its answer.
  */
 
+import { ToolCallPieces } from "../chat/tool_call_pieces.ts";
 import { errorMessageOf } from "../error_message.ts";
 import { isRecord, type JsonObject, numberOf, parseJson, records, stringOf } from "../narrow.ts";
 import type { SseEvent, StreamTranslator, TranslationContext } from "../translation.ts";
@@ -123,19 +124,13 @@ function counters(usage: unknown, total: number, prompt: number, evaluation: num
   return out;
 }
 
-interface PendingCall {
-  id: string;
-  name: string;
-  args: string;
-}
-
 /** chat.completion.chunk events → Ollama's stream objects (written as NDJSON by the relay). */
 class ChatToOllamaStream implements StreamTranslator {
   finished = false;
   readonly #shape: OllamaShape;
   readonly #ctx: TranslationContext;
   readonly #thinking: boolean;
-  #calls: PendingCall[] = [];
+  readonly #calls = new ToolCallPieces();
   #finish: unknown = undefined;
   #usage: unknown = undefined;
   /** When the first token arrived, on ctx.now's clock. */
@@ -164,7 +159,7 @@ class ChatToOllamaStream implements StreamTranslator {
     if (choice === undefined) return [];
     if (choice.finish_reason != null) this.#finish ??= choice.finish_reason;
     const delta = isRecord(choice.delta) ? choice.delta : {};
-    for (const call of records(delta.tool_calls)) this.#collect(call);
+    for (const call of records(delta.tool_calls)) this.#calls.add(call);
     const reasoning = this.#thinking ? reasoningOf(delta) : "";
     const text = contentText(delta.content);
     if (text === "" && reasoning === "") return [];
@@ -185,32 +180,15 @@ class ChatToOllamaStream implements StreamTranslator {
     return [line(ollamaError(message))];
   }
 
-  /** A streamed tool call's pieces: a new index (or id) starts a call, the rest add arguments. */
-  #collect(call: JsonObject): void {
-    const index = numberOf(call.index) ?? 0;
-    const id = stringOf(call.id);
-    const fn = isRecord(call.function) ? call.function : {};
-    let pending = this.#calls[index];
-    if (pending === undefined || (id && pending.id && id !== pending.id)) {
-      pending = { id: id ?? "", name: "", args: "" };
-      if (this.#calls[index] === undefined) this.#calls[index] = pending;
-      else this.#calls.push(pending);
-    }
-    pending.name += stringOf(fn.name) ?? "";
-    pending.args += stringOf(fn.arguments) ?? "";
-  }
-
   #toolCalls(): SseEvent[] {
-    const calls = this.#calls.filter((c) => c !== undefined);
+    const calls = this.#calls.whole();
     if (calls.length === 0 || this.#shape !== "chat") return [];
     return [line({
       ...head(this.#ctx),
       message: {
         role: "assistant",
         content: "",
-        tool_calls: calls.map((c) =>
-          ollamaToolCall({ id: c.id, function: { name: c.name, arguments: c.args } })
-        ),
+        tool_calls: calls.map(ollamaToolCall),
       },
       done: false,
     })];
