@@ -133,6 +133,14 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     if (b.id === "ollama") {
       out.push("  #     - id: qwen2.5-coder", "  #       provider_model_id: qwen2.5-coder:7b");
     }
+    if (b.id === "vllm" || b.id === "llamacpp") {
+      out.push(
+        "  #   # A system message after the first user turn (Claude Code sends one) makes many chat",
+        "  #   # templates raise an error: merge (default) appends it to the first system message,",
+        "  #   # user keeps it in place as a user turn, keep sends it as it came.",
+        "  #   # compatibility: { chat_completions: { system_messages: merge } }",
+      );
+    }
   }
   for (const d of detected.filter((d) => !LOCAL_BLOCKS.some((b) => b.id === d.id))) {
     out.push("", `  # ${d.kind ?? "model server"} found at ${d.apiBase} by init --detect`);
@@ -189,6 +197,11 @@ export function initTemplate(detected: DetectedServer[] = []): string {
     "#   retention_days: 90",
     "#   reference_model: gpt-4o-mini # what local tokens are compared with",
     "# GET /metrics (Prometheus) needs the API key unless server.metrics_public: true.",
+    "",
+    "# Stored responses: a Responses client's `previous_response_id` and `item_reference` name",
+    "# answers BitRouter kept (unless the request said store: false); kept in memory this long.",
+    "# responses:",
+    "#   store_ttl_secs: 3600",
     "",
   );
   return out.join("\n");

@@ -1,4 +1,4 @@
-import { upstreamPath } from "../config/protocol.ts";
+import { type Protocol, upstreamPath } from "../config/protocol.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Candidate, Resolution, Skipped } from "../routing/resolve.ts";
 import { clientHeaders, headerSafe, upstreamHeaders } from "./headers.ts";
@@ -55,6 +55,12 @@ export interface Endpoint {
    * translation (`/embeddings`, `/completions`); absent, the path is the candidate protocol's.
    */
   path?: string;
+  /**
+   * With `path`: how a candidate of another upstream protocol that has its own form of this
+   * request is called, untranslated — the path and body for its model (a Gemini upstream's
+   * `models/{model}:embedContent`). Candidates of other protocols are passed over.
+   */
+  direct?: Partial<Record<Protocol, (model: string) => { path: string; body: string }>>;
 }
 
 /** How one candidate is called: the path, the body, and the translation when protocols differ. */
@@ -77,6 +83,8 @@ function planFor(fr: ForwardRequest, candidate: Candidate, now: () => number): P
   let translated: Plan["translated"];
   // Gemini's path names the model and whether to stream.
   const stream = fr.body.stream === true;
+  const direct = endpoint.path ? endpoint.direct?.[protocol] : undefined;
+  if (direct) return direct(candidate.model);
   if (protocol === endpoint.protocol) {
     path = endpoint.path ?? upstreamPath(protocol, candidate.model, stream);
   } else {

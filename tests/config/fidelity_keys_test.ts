@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/config/errors.ts";
+import { initTemplate } from "../../src/config/template.ts";
 
 const load = (text: string) => parseConfig(text, "/t.yaml", { env: () => undefined });
 
@@ -30,4 +31,30 @@ Deno.test("responses.store_ttl_secs defaults to an hour and must be a positive n
   assert.equal(load("responses: { store_ttl_secs: 60 }").responses?.storeTtlSecs, 60);
   assert.equal(load("responses: { store_ttl_secs: 60 }").warnings.length, 0);
   assert.throws(() => load("responses: { store_ttl_secs: 0 }"), ConfigError);
+});
+
+/** The template with the commented block starting at line `first` uncommented, as a user would. */
+function uncommentBlock(text: string, first: string): string {
+  const lines = text.split("\n");
+  const start = lines.indexOf(first);
+  assert.ok(start >= 0, `the template has no line ${JSON.stringify(first)}`);
+  for (let i = start; i < lines.length && lines[i] !== ""; i++) {
+    lines[i] = lines[i].replace(/^( *)# /, "$1");
+  }
+  return lines.join("\n");
+}
+
+Deno.test("the init template shows system_messages and store_ttl_secs, and loads with them uncommented", () => {
+  const template = initTemplate();
+  let text = uncommentBlock(uncommentBlock(template, "  # vllm:"), "# responses:");
+  text = text.replace(/^ {4}# (compatibility: .*)$/m, "    $1")
+    .replace("system_messages: merge } }", "system_messages: user } }")
+    .replace("store_ttl_secs: 3600", "store_ttl_secs: 120");
+  const c = load(text);
+  assert.deepEqual(c.warnings, []);
+  const vllm = c.providers.find((p) => p.id === "vllm");
+  assert.ok(vllm, "the vLLM block did not uncomment into a provider");
+  assert.equal(vllm.chatCompatibility?.systemMessages, "user");
+  assert.equal(c.responses?.storeTtlSecs, 120);
+  load(template);
 });

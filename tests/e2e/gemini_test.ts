@@ -25,7 +25,10 @@ Deno.test("Gemini's API in front of every upstream, and Gemini upstreams behind 
     toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }],
   });
   const claude = await startFakeAnthropic({ apiKey: ANTHROPIC_KEY });
-  const gemini = await startFakeGemini({ apiKey: GEMINI_KEY });
+  const gemini = await startFakeGemini({
+    apiKey: GEMINI_KEY,
+    models: ["gemini-2.5-flash", "gemini-embedding-001"],
+  });
   const down = await refusedApiBase();
   const router = await startRouter({
     config: `
@@ -51,6 +54,10 @@ providers:
     api_protocol: generate_content
     models: [gemini-2.5-flash]
 models:
+  embedder:
+    endpoints:
+      - { provider: google, service_id: gemini-embedding-001 }
+      - { provider: ollama, service_id: llama3.1 }
   smart:
     endpoints:
       - { provider: gone, service_id: llama3.1 }
@@ -132,6 +139,29 @@ models:
         content: '{"temp":18}',
       });
     });
+
+    await t.step(
+      "system_instruction as Google's curl examples spell it reaches a chat upstream",
+      async () => {
+        const res = await fetch(`${router.url}/v1beta/models/ollama:llama3.1:generateContent`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-goog-api-key": KEY },
+          body: JSON.stringify({
+            system_instruction: { parts: [{ text: "You are a cat." }] },
+            contents: [{ role: "user", parts: [{ text: "hi" }] }],
+            generation_config: { max_output_tokens: 20 },
+          }),
+        });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+        const body = ollama.requests.at(-1)!.body as Record<string, unknown>;
+        assert.deepEqual(body.messages, [
+          { role: "system", content: "You are a cat." },
+          { role: "user", content: "hi" },
+        ]);
+        assert.equal(body.max_tokens, 20);
+      },
+    );
 
     await t.step("countTokens estimates; embedContent embeds", async () => {
       const count = await genai.models.countTokens({ model: "llama3.1", contents: "x".repeat(40) });
@@ -226,6 +256,57 @@ models:
         const count = await genai.models.countTokens({ model: "gemini-2.5-flash", contents: "hi" });
         assert.equal(count.totalTokens, 9);
         assert.equal(gemini.requests.at(-1)!.path, "/v1beta/models/gemini-2.5-flash:countTokens");
+      },
+    );
+
+    await t.step(
+      "embedContent and batchEmbedContents reach a Gemini upstream natively, failing over to chat",
+      async () => {
+        // @google/genai sends embedContent as :batchEmbedContents, each request naming its model.
+        const one = await genai.models.embedContent({
+          model: "google:gemini-embedding-001",
+          contents: "one two",
+          config: { taskType: "RETRIEVAL_QUERY", outputDimensionality: 4 },
+        });
+        assert.deepEqual(one.embeddings?.map((e) => e.values), [[7, 2, 0.5, 0.5]]);
+        const sent = gemini.requests.at(-1)!;
+        assert.equal(sent.path, "/v1beta/models/gemini-embedding-001:batchEmbedContents");
+        assert.equal(sent.headers.get("x-goog-api-key"), GEMINI_KEY);
+        assert.deepEqual(sent.body, {
+          requests: [{
+            content: { parts: [{ text: "one two" }], role: "user" },
+            taskType: "RETRIEVAL_QUERY",
+            outputDimensionality: 4,
+            model: "models/gemini-embedding-001",
+          }],
+        });
+        // :embedContent as REST clients send it, through a virtual model whose first endpoint
+        // is the Gemini upstream.
+        const res = await fetch(`${router.url}/v1beta/models/embedder:embedContent`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-goog-api-key": KEY },
+          body: JSON.stringify({ content: { parts: [{ text: "three" }] }, title: "T" }),
+        });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get("x-bitrouter-provider"), "google");
+        assert.deepEqual(await res.json(), { embedding: { values: [5, 1, 0.5] } });
+        assert.equal(
+          gemini.requests.at(-1)!.path,
+          "/v1beta/models/gemini-embedding-001:embedContent",
+        );
+        assert.deepEqual(gemini.requests.at(-1)!.body, {
+          content: { parts: [{ text: "three" }] },
+          title: "T",
+        });
+        // The Gemini upstream down: the chat endpoint after it embeds, through /embeddings.
+        gemini.failWith = 503;
+        try {
+          const fallback = await genai.models.embedContent({ model: "embedder", contents: "x" });
+          assert.ok((fallback.embeddings?.[0].values?.length ?? 0) > 0);
+          assert.equal(ollama.requests.at(-1)!.path, "/v1/embeddings");
+        } finally {
+          gemini.failWith = undefined;
+        }
       },
     );
 

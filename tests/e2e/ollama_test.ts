@@ -35,6 +35,10 @@ providers:
   coder:
     api_base: ${coder.apiBase}
     models: [{ id: qwen2.5-coder, provider_model_id: "qwen2.5-coder:latest" }]
+  strict:
+    api_base: ${ollama.apiBase}
+    models: [{ id: llama-strict, provider_model_id: "llama3.1:latest" }]
+    compatibility: { chat_completions: { system_messages: user } }
   anthropic:
     api_base: ${claude.apiBase}
     api_key: \${ANTHROPIC_API_KEY}
@@ -202,6 +206,35 @@ models:
         json_schema: { name: "output", schema },
       });
     });
+
+    await t.step(
+      "a system turn after the first user turn: one system message first, as each provider says",
+      async () => {
+        const messages = [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "Hello." },
+          { role: "system", content: "cwd: /src" },
+          { role: "user", content: "and now?" },
+        ];
+        const sent = () =>
+          (ollama.requests.at(-1)!.body as { messages: { role: string; content: string }[] })
+            .messages;
+        await client.chat({ model: "ollama:llama3.1", messages, stream: false });
+        assert.deepEqual(sent().map((m) => m.role), ["system", "user", "assistant", "user"]);
+        assert.equal(sent()[0].content, "Be brief.\n\ncwd: /src");
+        // A provider with `system_messages: user` keeps the turn in place, marked.
+        await client.chat({ model: "strict:llama-strict", messages, stream: false });
+        assert.deepEqual(sent().map((m) => m.content), [
+          "Be brief.",
+          "hi",
+          "Hello.",
+          "<system>\ncwd: /src\n</system>",
+          "and now?",
+        ]);
+        assert.equal(sent().filter((m) => m.role === "system").length, 1);
+      },
+    );
 
     await t.step("embed and the older embeddings", async () => {
       const res = await client.embed({ model: "llama3.1", input: ["one", "two"] });

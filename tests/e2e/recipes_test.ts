@@ -2,7 +2,9 @@
  * The README's recipes, run as written against a fake Ollama serving the README's Ollama example
  * (`llama3.1` → `llama3.1:8b`, `qwen2.5-coder:7b`): the base URL each library takes (and the 404 a
  * wrong one gives), the model ids of the Claude Code and Codex recipes, the OpenAI SDK's chat and
- * Responses calls with `previous_response_id`, and the Vercel AI SDK's default Responses model.
+ * Responses calls with `previous_response_id`, the Vercel AI SDK's default Responses model, and
+ * `@google/genai` with the Gemini section's model. The config is the README's Ollama example,
+ * read from README.md, and every `ollama:` model id the README names is asked for through it.
  * Agent CLIs (Claude Code, Codex) are not run: their requests are made with the SDKs they use.
  */
 import assert from "node:assert/strict";
@@ -10,8 +12,11 @@ import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText } from "ai";
+import { GoogleGenAI } from "@google/genai";
 import { startFake } from "../fakes/upstream.ts";
 import { startRouter } from "./helpers.ts";
+
+const README = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
 
 Deno.test("README recipes work word for word", async (t) => {
   const ollama = await startFake({
@@ -20,20 +25,46 @@ Deno.test("README recipes work word for word", async (t) => {
     content: ["Hello", " from", " ollama"],
   });
   // The README's Ollama example, with the fake's address.
+  const example = /### Ollama\n\n```yaml\n([^`]*)```/.exec(README)?.[1];
+  assert.ok(example, "README.md has no yaml block right under ### Ollama");
+  assert.match(example, /api_base: http:\/\/localhost:11434\/v1\n/);
   const router = await startRouter({
-    config: `
-providers:
-  ollama:
-    api_base: ${ollama.apiBase}
-    models:
-      - id: llama3.1 # what clients ask for
-        provider_model_id: llama3.1:8b # the tag Ollama knows (default: the id)
-      - id: qwen2.5-coder:7b
-`,
+    config: example.replace("http://localhost:11434/v1", ollama.apiBase),
   });
   const base = router.url; // http://127.0.0.1:PORT, standing for http://127.0.0.1:4356
   const sentModel = () => (ollama.requests.at(-1)!.body as { model: string }).model;
   try {
+    await t.step(
+      "every ollama: model id the README names is one the Ollama example serves",
+      async () => {
+        const ids = new Set(
+          [...README.matchAll(/ollama:([A-Za-z0-9][\w.:\/-]*\w)/g)].map((m) => m[0]),
+        );
+        assert.ok(ids.has("ollama:qwen2.5-coder:7b"), [...ids].join(", "));
+        const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0 });
+        for (const model of ids) {
+          const reply = await client.chat.completions.create({
+            model,
+            messages: [{ role: "user", content: "Hello" }],
+          }).catch((e: Error) => assert.fail(`${model}, as the README writes it: ${e.message}`));
+          assert.equal(reply.choices[0].message.content, "Hello from ollama", model);
+        }
+      },
+    );
+
+    await t.step("Gemini's recipe: @google/genai and the Gemini CLI's model", async () => {
+      const code =
+        /ai\.models\.generateContent\(\{\s*model: "([^"]+)",\s*contents: "Hello",?\s*\}\)/
+          .exec(README);
+      const cli = /GOOGLE_GEMINI_BASE_URL=\S+ GEMINI_API_KEY=unused gemini -m (\S+)/.exec(README);
+      assert.ok(code && cli, "README.md's Gemini section has no generateContent or gemini -m line");
+      assert.equal(cli[1], code[1], "the Gemini CLI line names another model than the code");
+      const ai = new GoogleGenAI({ apiKey: "unused", httpOptions: { baseUrl: base } });
+      const res = await ai.models.generateContent({ model: code[1], contents: "Hello" });
+      assert.equal(res.text, "Hello from ollama");
+      assert.equal(sentModel(), "qwen2.5-coder:7b");
+    });
+
     await t.step(
       "OpenAI SDK at …/v1: chat, streamed chat, Responses with previous_response_id",
       async () => {

@@ -11,7 +11,11 @@
  * - an unknown model is 404 NOT_FOUND `models/x is not found for API version v1beta, …`;
  * - errors are `{"error":{"code","message","status"}}`;
  * - `:streamGenerateContent?alt=sse` streams `data: {GenerateContentResponse}` events (the last
- *   with `finishReason` and full `usageMetadata`); without `alt=sse`, one JSON array, item by item.
+ *   with `finishReason` and full `usageMetadata`); without `alt=sse`, one JSON array, item by item;
+ * - `:embedContent` answers `{embedding: {values}}`, `:batchEmbedContents` `{embeddings: [...]}`,
+ *   one vector per request (`outputDimensionality` long, default 3: the text's length, its word
+ *   count, then 0.5s); every request of a batch must name the URL's model (`models/ID`), as
+ *   Google requires, else 400 INVALID_ARGUMENT.
  */
 
 /** What the fake answers with. */
@@ -109,6 +113,8 @@ const KNOWN: Record<string, Set<string>> = {
   ]),
   tool_config: new Set(["functionCallingConfig"]),
   function_calling_config: new Set(["mode", "allowedFunctionNames"]),
+  embed_content_request: new Set(["model", "content", "taskType", "title", "outputDimensionality"]),
+  batch_embed_contents_request: new Set(["requests"]),
 };
 
 type Json = Record<string, unknown>;
@@ -156,6 +162,83 @@ function unknownField(body: Json): [string, string] | undefined {
         "tool_config.function_calling_config",
       )
       : undefined);
+}
+
+/** The first unknown field of an embedContent request, Google-style: [name, where]. */
+function unknownEmbedField(body: Json, where: string): [string, string] | undefined {
+  const at = (field: string) => (where ? `${where}.` : "") + field;
+  for (const key of Object.keys(body)) {
+    if (!KNOWN.embed_content_request.has(key)) return [key, where];
+  }
+  const content = isObject(body.content) ? body.content : {};
+  for (const key of Object.keys(content)) {
+    if (!KNOWN.content.has(key)) return [key, at("content")];
+  }
+  for (const part of list(content.parts)) {
+    for (const key of Object.keys(part)) {
+      if (!KNOWN.part.has(key)) return [key, at("content.parts[0]")];
+    }
+  }
+  return undefined;
+}
+
+/** The fake's vector for one embedContent request. */
+function embedding(request: Json): Json {
+  const content = isObject(request.content) ? request.content : {};
+  const text = list(content.parts).map((p) => typeof p.text === "string" ? p.text : "").join("");
+  const size = typeof request.outputDimensionality === "number" ? request.outputDimensionality : 3;
+  const values = [text.length, text.split(/\s+/).filter(Boolean).length];
+  while (values.length < size) values.push(0.5);
+  return { values: values.slice(0, size) };
+}
+
+/** The answer to `:embedContent` or `:batchEmbedContents` for `model`. */
+function embedAnswer(action: string, model: string, body: Json): Response {
+  const unknownAt = (name: string, where: string) =>
+    googleError(
+      400,
+      "INVALID_ARGUMENT",
+      `Invalid JSON payload received. Unknown name "${name}"${
+        where ? ` at '${where}'` : ""
+      }: Cannot find field.`,
+    );
+  if (action === "embedContent") {
+    const unknown = unknownEmbedField(body, "");
+    if (unknown) return unknownAt(...unknown);
+    if (!isObject(body.content)) {
+      return googleError(
+        400,
+        "INVALID_ARGUMENT",
+        "* EmbedContentRequest.content: content is not specified\n",
+      );
+    }
+    return Response.json({ embedding: embedding(body) });
+  }
+  for (const key of Object.keys(body)) {
+    if (!KNOWN.batch_embed_contents_request.has(key)) return unknownAt(key, "");
+  }
+  const requests = list(body.requests);
+  if (requests.length === 0) {
+    return googleError(
+      400,
+      "INVALID_ARGUMENT",
+      "* BatchEmbedContentsRequest.requests: requests is not specified\n",
+    );
+  }
+  for (const [i, request] of requests.entries()) {
+    const unknown = unknownEmbedField(request, `requests[${i}]`);
+    if (unknown) return unknownAt(...unknown);
+    if (request.model !== `models/${model}`) {
+      return googleError(
+        400,
+        "INVALID_ARGUMENT",
+        `* BatchEmbedContentsRequest.requests[${i}].model: every request must name the batch's model, models/${model}; got ${
+          JSON.stringify(request.model)
+        }\n`,
+      );
+    }
+  }
+  return Response.json({ embeddings: requests.map(embedding) });
 }
 
 function googleError(code: number, status: string, message: string): Response {
@@ -229,6 +312,16 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     }
     if (!isObject(body)) {
       return googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+    }
+    if (action === "embedContent" || action === "batchEmbedContents") {
+      if (state.failWith !== undefined) {
+        return googleError(
+          state.failWith,
+          "UNAVAILABLE",
+          "The model is overloaded. Try again later.",
+        );
+      }
+      return embedAnswer(action, decodeURIComponent(model), body);
     }
     const unknown = unknownField(body);
     if (unknown) {

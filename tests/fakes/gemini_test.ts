@@ -69,3 +69,44 @@ Deno.test("the fake Gemini API streams SSE with alt=sse, else one JSON array", a
     await fake.close();
   }
 });
+
+Deno.test("the fake Gemini API embeds as Google does: key, unknown fields, the batch's model", async () => {
+  const fake = await startFakeGemini({ apiKey: "AIza-good", models: ["gemini-embedding-001"] });
+  const call = (action: string, body: unknown, key = "AIza-good") =>
+    fetch(`${fake.apiBase}/models/gemini-embedding-001:${action}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-goog-api-key": key },
+      body: JSON.stringify(body),
+    });
+  const content = { parts: [{ text: "one two" }] };
+  try {
+    const wrongKey = await call("embedContent", { content }, "nope");
+    assert.equal(wrongKey.status, 400);
+    assert.match((await wrongKey.json()).error.message, /API key not valid/);
+    const one = await call("embedContent", { content, outputDimensionality: 2 });
+    assert.deepEqual(await one.json(), { embedding: { values: [7, 2] } });
+    const unknown = await call("embedContent", { content, input: "x" });
+    assert.equal(unknown.status, 400);
+    assert.match((await unknown.json()).error.message, /Unknown name "input": Cannot find field/);
+    const batch = await call("batchEmbedContents", {
+      requests: [{ model: "models/gemini-embedding-001", content, taskType: "RETRIEVAL_QUERY" }],
+    });
+    assert.deepEqual(await batch.json(), { embeddings: [{ values: [7, 2, 0.5] }] });
+    const otherModel = await call("batchEmbedContents", {
+      requests: [{ model: "models/my-alias", content }],
+    });
+    assert.equal(otherModel.status, 400);
+    const refused = await otherModel.json();
+    assert.equal(refused.error.status, "INVALID_ARGUMENT");
+    assert.match(refused.error.message, /requests\[0\]\.model/);
+    const nested = await call("batchEmbedContents", {
+      requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ txt: "x" }] } }],
+    });
+    assert.match(
+      (await nested.json()).error.message,
+      /Unknown name "txt" at 'requests\[0\]\.content\.parts\[0\]'/,
+    );
+  } finally {
+    await fake.close();
+  }
+});

@@ -1,12 +1,16 @@
 /**
  * Embeddings for APIs whose embedding requests have their own shape (Ollama's `/api/embed`,
  * Gemini's `:embedContent`): sent as an OpenAI `/embeddings` request to the model's
- * Chat-Completions-protocol candidates, with failover, and read back as vectors.
+ * Chat-Completions-protocol candidates, with failover, and read back as vectors. A caller that
+ * has a Gemini upstream's own form of the request (`direct`) reaches the model's
+ * generate_content candidates too, in the same failover order; their answers
+ * (`{embedding: {values}}` or `{embeddings: [{values}]}`) are read back the same way.
  */
 import { errorMessageOf } from "../../protocols/error_message.ts";
 import { isRecord, type JsonObject, numberOf, parseJson, records } from "../../protocols/narrow.ts";
 import type { Resolution } from "../../routing/resolve.ts";
 import type { ErrorStyle } from "../envelope.ts";
+import type { Endpoint } from "../forward.ts";
 import type { RequestContext } from "../router.ts";
 import { forwardResolved } from "./forwarding.ts";
 
@@ -29,13 +33,14 @@ export async function embedInputs(
   dimensions: number | undefined,
   style: ErrorStyle,
   errorBody: (status: number, message: string) => unknown,
+  direct?: Endpoint["direct"],
 ): Promise<Embedded | Response> {
   const body: JsonObject = { model: resolution.model, input: inputs };
   if (dimensions !== undefined) body.dimensions = dimensions;
   const text = JSON.stringify(body);
   const res = await forwardResolved(
     ctx,
-    { protocol: "chat_completions", style, path: "/embeddings" },
+    { protocol: "chat_completions", style, path: "/embeddings", direct },
     { body, text, bytes: new TextEncoder().encode(text) },
     resolution,
   );
@@ -52,11 +57,16 @@ export async function embedInputs(
     const out = own ? answer : errorBody(res.status, errorMessageOf(res.status, answer));
     return new Response(JSON.stringify(out), { status: res.status, headers });
   }
-  const data = isRecord(answer) ? records(answer.data) : [];
   const usage = isRecord(answer) && isRecord(answer.usage) ? answer.usage : {};
-  return {
-    vectors: data.map((d) => Array.isArray(d.embedding) ? d.embedding : []),
-    promptTokens: numberOf(usage.prompt_tokens),
-    headers,
-  };
+  return { vectors: vectorsOf(answer), promptTokens: numberOf(usage.prompt_tokens), headers };
+}
+
+/** The vectors of an OpenAI embeddings answer (`data[].embedding`), or of Gemini's. */
+function vectorsOf(answer: unknown): unknown[][] {
+  if (!isRecord(answer)) return [];
+  if (Array.isArray(answer.data)) {
+    return records(answer.data).map((d) => Array.isArray(d.embedding) ? d.embedding : []);
+  }
+  const google = isRecord(answer.embedding) ? [answer.embedding] : records(answer.embeddings);
+  return google.map((e) => Array.isArray(e.values) ? e.values : []);
 }

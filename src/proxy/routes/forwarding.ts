@@ -92,7 +92,12 @@ export function forwardResolved(
       headers: { "x-request-id": ctx.requestId, "x-bitrouter-estimate": "chars/4" },
     });
   }
-  if (endpoint.path && !resolution.candidates.some((c) => c.protocol === endpoint.protocol)) {
+  if (
+    endpoint.path &&
+    !resolution.candidates.some((c) =>
+      c.protocol === endpoint.protocol || endpoint.direct?.[c.protocol]
+    )
+  ) {
     return ctx.fail({
       status: 404,
       type: "invalid_request_error",
@@ -189,7 +194,10 @@ function notServedHere(
 ): string {
   const servers = resolution.candidates.map((c) => `${c.provider.id} (${c.protocol})`);
   const could = [...ctx.table.providers.values()]
-    .filter((p) => !p.inactiveReason && p.defaultProtocol === endpoint.protocol)
+    .filter((p) =>
+      !p.inactiveReason &&
+      (p.defaultProtocol === endpoint.protocol || endpoint.direct?.[p.defaultProtocol])
+    )
     .map((p) => p.id);
   return `"${resolution.model}" is served only by ${servers.join(", ")}, and ${endpoint.path} is ${
     endpoint.protocol === "chat_completions" ? "an OpenAI-compatible" : `a ${endpoint.protocol}`

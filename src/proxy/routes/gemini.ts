@@ -4,13 +4,16 @@
  * candidate's protocol (protocols/gemini/); a stream is SSE with `?alt=sse` and otherwise, as
  * Google's default, one JSON array sent item by item. `countTokens` is exact from a Gemini
  * upstream and an estimate otherwise,
- * `embedContent` / `batchEmbedContents` go to the candidates' `/embeddings`; `GET
- * /v1beta/models` lists the models that answer on this API.
+ * `embedContent` / `batchEmbedContents` go to the candidates' `/embeddings`, and to a Gemini
+ * candidate's own `:embedContent` / `:batchEmbedContents` as sent; `GET /v1beta/models` lists the
+ * models that answer on this API.
  */
 import { estimateGeminiTokens } from "../../protocols/gemini/count_tokens.ts";
+import { camelCaseRequest } from "../../protocols/gemini/field_names.ts";
 import { googleError } from "../../protocols/gemini/errors.ts";
 import { isRecord, type JsonObject, numberOf, records, stringOf } from "../../protocols/narrow.ts";
 import { MAX_MODEL_LENGTH } from "../../routing/resolve.ts";
+import { nestsDeeperThan, tooDeepMessage } from "../json_depth.ts";
 import type { Endpoint } from "../forward.ts";
 import type { RequestContext, Route } from "../router.ts";
 import { embedInputs } from "./embeddings.ts";
@@ -150,6 +153,8 @@ async function generate(ctx: RequestContext, model: string, stream: boolean): Pr
   }
   const resolution = resolveOrFail(ctx, model);
   if (resolution instanceof Response) return resolution;
+  // `system_instruction` as Google's curl examples write it is `systemInstruction` to the rest.
+  read.body = camelCaseRequest(read.body);
   // The model and streaming are in Gemini's URL; the translations read them from the body.
   read.body.model = model;
   if (stream) read.body.stream = true;
@@ -178,9 +183,8 @@ async function countTokens(ctx: RequestContext, model: string): Promise<Response
       { ...resolution, candidates: [first] },
     );
   }
-  const request = isRecord(read.body.generateContentRequest)
-    ? read.body.generateContentRequest
-    : read.body;
+  const nested = read.body.generateContentRequest ?? read.body.generate_content_request;
+  const request = camelCaseRequest(isRecord(nested) ? nested : read.body);
   return Response.json({ totalTokens: estimateGeminiTokens(request) }, {
     headers: { "x-request-id": ctx.requestId, "x-bitrouter-estimate": "chars/4" },
   });
@@ -201,6 +205,23 @@ async function embed(ctx: RequestContext, model: string, batch: boolean): Promis
   }
   const resolution = resolveOrFail(ctx, model);
   if (resolution instanceof Response) return resolution;
+  const gemini = resolution.candidates.some((c) => c.protocol === "generate_content");
+  if (gemini && nestsDeeperThan(read.text)) return badRequest(ctx, tooDeepMessage());
+  /**
+   * A Gemini upstream embeds natively: the request as sent (task type, title and all), naming
+   * the upstream's model, which batchEmbedContents requires of every request in the batch.
+   */
+  const native = (upstreamModel: string) => {
+    const id = upstreamModel.replace(/^models\//, "");
+    const name = `models/${id}`;
+    const body = batch
+      ? { ...read.body, requests: requests.map((r) => ({ ...r, model: name })) }
+      : { ...read.body, ...(read.body.model !== undefined ? { model: name } : {}) };
+    return {
+      path: `/models/${encodeURIComponent(id)}:${batch ? "batchEmbedContents" : "embedContent"}`,
+      body: JSON.stringify(body),
+    };
+  };
   const embedded = await embedInputs(
     ctx,
     resolution,
@@ -208,6 +229,7 @@ async function embed(ctx: RequestContext, model: string, batch: boolean): Promis
     numberOf(requests[0].outputDimensionality),
     "google",
     googleError,
+    gemini ? { generate_content: native } : undefined,
   );
   if (embedded instanceof Response) return embedded;
   const values = embedded.vectors.map((v) => ({ values: v }));

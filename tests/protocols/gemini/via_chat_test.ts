@@ -4,6 +4,7 @@ import { chatViaGenerateContent } from "../../../src/protocols/chat/via_generate
 import { geminiViaChat } from "../../../src/protocols/gemini/via_chat.ts";
 import { geminiNative } from "../../../src/protocols/gemini/native.ts";
 import { estimateGeminiTokens } from "../../../src/protocols/gemini/count_tokens.ts";
+import { camelCaseRequest } from "../../../src/protocols/gemini/field_names.ts";
 import { TranslationError } from "../../../src/protocols/translation.ts";
 import { framerFor } from "../../../src/proxy/framing.ts";
 import {
@@ -158,4 +159,62 @@ Deno.test("Gemini to Gemini: BitRouter's model and stream fields never reach Goo
   const out = events.flatMap((e) => relay.push(e));
   assert.deepEqual(out.map((e) => e.data), events.map((e) => e.data));
   assert.equal(relay.finished, true);
+});
+
+// --- One system message, nothing lost (SPEC §6) ---
+
+Deno.test("a Gemini request reaches a chat upstream with one system message first, however it is spelt", () => {
+  // Google's curl examples write proto names (`system_instruction`); the libraries camelCase.
+  const body = camelCaseRequest({
+    system_instruction: { parts: [{ text: "Be brief." }, { text: " Answer in French." }] },
+    contents: [
+      {
+        role: "user",
+        parts: [{ text: "hi" }, { inline_data: { mime_type: "image/png", data: "iVBOR" } }],
+      },
+      { role: "model", parts: [{ function_call: { name: "lookup", args: { max_tokens: 3 } } }] },
+      { role: "user", parts: [{ function_response: { name: "lookup", response: { top_k: 1 } } }] },
+    ],
+    generation_config: { max_output_tokens: 40, thinking_config: { thinking_budget: 512 } },
+    tools: [{
+      function_declarations: [{
+        name: "lookup",
+        parameters_json_schema: { type: "object", properties: { max_tokens: { type: "integer" } } },
+      }],
+    }],
+    tool_config: { function_calling_config: { mode: "ANY" } },
+  });
+  const out = geminiViaChat.request(body, { ...CTX, systemMessages: "user" });
+  const messages = out.messages as Record<string, unknown>[];
+  assert.deepEqual(messages.map((m) => m.role), ["system", "user", "assistant", "tool"]);
+  assert.equal(messages[0].content, "Be brief. Answer in French.");
+  assert.deepEqual(messages[1].content, [
+    { type: "text", text: "hi" },
+    { type: "image_url", image_url: { url: "data:image/png;base64,iVBOR" } },
+  ]);
+  // The client's own data keeps its names: arguments, results, schema properties.
+  const call = (messages[2].tool_calls as { function: { arguments: string } }[])[0];
+  assert.equal(call.function.arguments, '{"max_tokens":3}');
+  assert.equal(messages[3].content, '{"top_k":1}');
+  assert.equal(out.max_tokens, 40);
+  assert.equal(out.reasoning_effort, "low");
+  assert.equal(out.tool_choice, "required");
+  const tool = (out.tools as { function: { parameters: unknown } }[])[0];
+  assert.deepEqual(tool.function.parameters, {
+    type: "object",
+    properties: { max_tokens: { type: "integer" } },
+  });
+});
+
+Deno.test("renaming Gemini fields stays shallow however deep a client nests its JSON", () => {
+  let deep: unknown = "x";
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const body = camelCaseRequest({ contents: deep, tool_config: { x_y: deep } });
+  assert.equal((body.contents as unknown[])[0], (deep as unknown[])[0]);
+  assert.deepEqual(Object.keys(body), ["contents", "toolConfig"]);
+  // A field sent both ways keeps the camelCase one.
+  assert.deepEqual(
+    camelCaseRequest({ systemInstruction: { parts: [] }, system_instruction: "lost" }),
+    { systemInstruction: { parts: [] } },
+  );
 });

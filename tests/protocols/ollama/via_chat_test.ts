@@ -161,3 +161,45 @@ Deno.test("the ollama library raises an Error for the error line of a stream tha
     ) { /* drain */ }
   }, /broke off: idle for 120s/);
 });
+
+Deno.test("an Ollama chat reaches a chat upstream with one system message first, as the provider's system_messages says", () => {
+  const body = {
+    model: "llama3.1",
+    messages: [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "Hello." },
+      { role: "system", content: "# Environment\ncwd: /src" },
+      { role: "user", content: "and now?" },
+    ],
+    stream: false,
+  };
+  const sent = (mode?: "merge" | "user" | "keep") =>
+    ollamaChatViaChat.request(structuredClone(body), { ...clocked(), systemMessages: mode })
+      .messages;
+  const merged = [
+    { role: "system", content: "Be brief.\n\n# Environment\ncwd: /src" },
+    { role: "user", content: "hi" },
+    { role: "assistant", content: "Hello." },
+    { role: "user", content: "and now?" },
+  ];
+  assert.deepEqual(sent(), merged);
+  assert.deepEqual(sent("merge"), merged);
+  assert.deepEqual(sent("user"), [
+    { role: "system", content: "Be brief." },
+    { role: "user", content: "hi" },
+    { role: "assistant", content: "Hello." },
+    { role: "user", content: "<system>\n# Environment\ncwd: /src\n</system>" },
+    { role: "user", content: "and now?" },
+  ]);
+  assert.deepEqual(sent("keep"), body.messages);
+  // /api/generate's `system` is the one system message, first.
+  const generated = ollamaGenerateViaChat.request(
+    { model: "llama3.1", system: "Be brief.", prompt: "hi" },
+    clocked(),
+  );
+  assert.deepEqual(generated.messages, [
+    { role: "system", content: "Be brief." },
+    { role: "user", content: "hi" },
+  ]);
+});
