@@ -4,7 +4,7 @@ import { createLogger, type Logger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { observingLogger, priceRecord } from "../observe/record.ts";
 import { UsageRecorder } from "../observe/usage_store.ts";
-import { SqliteUsageBackend } from "../observe/sqlite_store.ts";
+import { WorkerUsageBackend } from "../observe/worker_store.ts";
 import { storeLocation } from "../config/database.ts";
 import { routableModels } from "../routing/resolve.ts";
 import type { FoundServer } from "../discovery/discovery.ts";
@@ -241,7 +241,8 @@ function usageRecorder(config: Config, io: Io, log: Logger): UsageRecorder | und
   }
   log.debug(`usage store: ${where.path}`);
   return new UsageRecorder({
-    open: () => SqliteUsageBackend.open(where.path),
+    // SQLite writes run in a worker: their synchronous inserts stay off the event loop.
+    open: () => WorkerUsageBackend.open(where.path),
     log,
     where: where.path,
     retentionDays: settings.retentionDays,

@@ -47,6 +47,12 @@ export interface UsageBackend {
   /** Deletes rows finished before beforeMs; how many went. */
   prune(beforeMs: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * True once the backend can never write again (a writer thread that died or hung): the recorder
+   * counts the batch it was writing as lost, drops the backend and opens another (at most every
+   * reopenMs). Absent: a failure may pass.
+   */
+  readonly broken?: boolean;
 }
 
 /** What the recorder does and how much it holds. */
@@ -149,6 +155,13 @@ export class UsageRecorder {
         await backend.insert(batch);
       } catch (e) {
         this.#failed(e);
+        if (backend.broken) {
+          // Its writer died or hung mid-batch: whether the batch was committed is unknown, and
+          // a row written twice would count its cost twice, so the batch counts as lost.
+          this.#queue.splice(0, batch.length);
+          this.lost += batch.length;
+          this.#dropIfBroken(backend);
+        }
         // Rows wait for the next flush unless this is the last one.
         if (this.#closed) this.#drop();
         return;
@@ -193,7 +206,15 @@ export class UsageRecorder {
       }
     } catch (e) {
       this.#o.log.warn(`usage store ${this.#o.where}: pruning failed: ${messageOf(e)}`);
+      this.#dropIfBroken(backend);
     }
+  }
+
+  /** Forgets a backend that can never write again, so the next flush opens another. */
+  #dropIfBroken(backend: UsageBackend): void {
+    if (!backend.broken || this.#backend !== backend) return;
+    this.#backend = undefined;
+    void backend.close().catch(() => {});
   }
 
   #drop(): void {
