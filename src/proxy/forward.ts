@@ -1,5 +1,5 @@
 import { type Protocol, upstreamPath } from "../config/protocol.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger, RequestRecord } from "../observe/log.ts";
 import type { Candidate, Resolution, Skipped } from "../routing/resolve.ts";
 import { clientHeaders, headerSafe, upstreamHeaders } from "./headers.ts";
 import { errorResponse, type ErrorStyle } from "./envelope.ts";
@@ -153,6 +153,29 @@ export interface ForwardDeps {
   affinity?: AffinityTable;
 }
 
+/**
+ * The request log line's fields every ending shares (SPEC §8): who asked for what, how many
+ * candidates were tried, the status the client got, the time taken and queued.
+ */
+function requestRecord(
+  fr: ForwardRequest,
+  deps: ForwardDeps,
+  attempts: number,
+  status: number,
+): RequestRecord {
+  return {
+    requestId: fr.requestId,
+    keyLabel: fr.keyLabel,
+    protocol: fr.endpoint.protocol,
+    model: fr.resolution.model,
+    streamed: fr.body.stream === true,
+    attempts,
+    status,
+    totalMs: Math.round(deps.now() - fr.startedAt),
+    queuedMs: fr.queuedMs,
+  };
+}
+
 /** The abort reason when the client left. */
 class ClientGoneError extends DOMException {
   constructor() {
@@ -273,18 +296,7 @@ function allFailed(
   } for "${fr.resolution.model}" failed: ${attempts.map(formatAttempt).join("; ")}${
     notTried(fr.resolution.skipped)
   }`;
-  deps.log.request({
-    requestId: fr.requestId,
-    keyLabel: fr.keyLabel,
-    protocol: fr.endpoint.protocol,
-    model: fr.resolution.model,
-    streamed: fr.body.stream === true,
-    attempts: tried,
-    status: failure.status,
-    totalMs: Math.round(deps.now() - fr.startedAt),
-    queuedMs: fr.queuedMs,
-    error: message,
-  });
+  deps.log.request({ ...requestRecord(fr, deps, tried, failure.status), error: message });
   return errorResponse(fr.endpoint.style, {
     status: failure.status,
     message,
@@ -296,15 +308,7 @@ function allFailed(
 /** The answer to a request whose client left: nobody reads it, the log line says so. */
 function clientGone(fr: ForwardRequest, deps: ForwardDeps, tried: number): Response {
   deps.log.request({
-    requestId: fr.requestId,
-    keyLabel: fr.keyLabel,
-    protocol: fr.endpoint.protocol,
-    model: fr.resolution.model,
-    streamed: fr.body.stream === true,
-    attempts: tried,
-    status: CLIENT_GONE_STATUS,
-    totalMs: Math.round(deps.now() - fr.startedAt),
-    queuedMs: fr.queuedMs,
+    ...requestRecord(fr, deps, tried, CLIENT_GONE_STATUS),
     outcome: "client_gone",
   });
   return new Response(null, { status: CLIENT_GONE_STATUS });
@@ -413,6 +417,11 @@ function conversationOf(fr: ForwardRequest): string | undefined {
 /** The header a client may send to keep a conversation on one server under balance. */
 export const SESSION_HEADER = "x-bitrouter-session";
 
+/** How long a request may wait for one of these busy candidates: the longest `queue_secs`. */
+function longestQueueSecs(busy: Busy[]): number {
+  return Math.max(...busy.map((b) => b.candidate.provider.timeouts.queueSecs));
+}
+
 /** Why the queue wait ended without a slot: `queue_secs` ran out. */
 class QueueTimeout extends Error {}
 
@@ -427,7 +436,7 @@ async function queuedSlot(
   deps: ForwardDeps,
 ): Promise<Grant<Candidate> | "timeout" | "full" | Ended> {
   const capacity = deps.capacity!;
-  const queueSecs = Math.max(...busy.map((b) => b.candidate.provider.timeouts.queueSecs));
+  const queueSecs = longestQueueSecs(busy);
   const waitStart = deps.now();
   const waitedBefore = fr.queuedMs ?? 0;
   const remainingMs = queueSecs * 1000 - waitedBefore;
@@ -476,7 +485,7 @@ function overloaded(
   queueFull = false,
 ): Response {
   const capacity = deps.capacity!;
-  const queueSecs = Math.max(...busy.map((b) => b.candidate.provider.timeouts.queueSecs));
+  const queueSecs = longestQueueSecs(busy);
   const reasons = busy.map((b) => {
     const r = capacity.busyReason(b.candidate);
     return `${r.provider} (${r.reason})`;
@@ -490,18 +499,7 @@ function overloaded(
   }${
     attempts.length ? `; failed: ${attempts.map(formatAttempt).join("; ")}` : ""
   } — retry later, or raise max_concurrent / queue_secs`;
-  deps.log.request({
-    requestId: fr.requestId,
-    keyLabel: fr.keyLabel,
-    protocol: fr.endpoint.protocol,
-    model: fr.resolution.model,
-    streamed: fr.body.stream === true,
-    attempts: tried,
-    status: 503,
-    totalMs: Math.round(deps.now() - fr.startedAt),
-    queuedMs: fr.queuedMs,
-    error: message,
-  });
+  deps.log.request({ ...requestRecord(fr, deps, tried, 503), error: message });
   const headers: Record<string, string> = {
     "x-request-id": fr.requestId,
     "x-bitrouter-attempts": String(tried),
@@ -534,17 +532,7 @@ function notTried(skipped: Skipped[]): string {
  */
 function shuttingDown(fr: ForwardRequest, deps: ForwardDeps, tried: number): Response {
   const message = `${SHUTDOWN_MESSAGE}; the request was stopped before its answer began — retry it`;
-  deps.log.request({
-    requestId: fr.requestId,
-    keyLabel: fr.keyLabel,
-    protocol: fr.endpoint.protocol,
-    model: fr.resolution.model,
-    streamed: fr.body.stream === true,
-    attempts: tried,
-    status: 503,
-    totalMs: Math.round(deps.now() - fr.startedAt),
-    outcome: "shutdown",
-  });
+  deps.log.request({ ...requestRecord(fr, deps, tried, 503), outcome: "shutdown" });
   return errorResponse(fr.endpoint.style, {
     status: 503,
     type: "server_error",
@@ -607,7 +595,7 @@ function bodyFor(
 ): string | Uint8Array<ArrayBuffer> | TranslationError {
   if (translated) {
     // Translation walks the body; JSON nested past the limit would overflow the stack there.
-    if ((fr.tooDeep ??= nestsDeeperThan(fr.text))) return new TranslationError(tooDeepMessage());
+    if (tooDeep(fr)) return new TranslationError(tooDeepMessage());
     try {
       const body = translated.translation.request(fr.body, translated.ctx);
       // A server that rejects stream_options (compatibility.chat_completions) never gets it.
@@ -620,14 +608,30 @@ function bodyFor(
       throw e;
     }
   }
-  if (asksForUsage(fr, candidate)) return withUsageAsked(fr, candidate);
-  // The client's own bytes when the model stays as sent: a string would be encoded again by
-  // fetch, about 3 µs per request in Deno 2.9.6 (bench).
+  const body = withModel(fr, candidate);
+  if (body instanceof TranslationError || !asksForUsage(fr, candidate)) return body;
+  return withUsageAsked(fr, candidate, body);
+}
+
+/**
+ * The client's body with only `model` changed (SPEC §5): its own bytes when the model stays as
+ * sent — a string would be encoded again by fetch, about 3 µs per request in Deno 2.9.6 (bench) —
+ * else its text with the model replaced, else (the model not found as plain text) serialised again.
+ */
+function withModel(
+  fr: ForwardRequest,
+  candidate: Candidate,
+): string | Uint8Array<ArrayBuffer> | TranslationError {
   if (candidate.model === fr.body.model) return fr.bytes;
   const replaced = replaceModel(fr.text, candidate.model);
   if (replaced !== undefined) return replaced;
-  if ((fr.tooDeep ??= nestsDeeperThan(fr.text))) return new TranslationError(tooDeepMessage());
+  if (tooDeep(fr)) return new TranslationError(tooDeepMessage());
   return JSON.stringify({ ...fr.body, model: candidate.model });
+}
+
+/** Whether the body nests past MAX_JSON_DEPTH, scanned once per request and only when asked. */
+function tooDeep(fr: ForwardRequest): boolean {
+  return fr.tooDeep ??= nestsDeeperThan(fr.text);
 }
 
 /**
@@ -647,27 +651,26 @@ function asksForUsage(fr: ForwardRequest, candidate: Candidate): boolean {
 }
 
 /**
- * The client's body with `stream_options.include_usage: true` (and the candidate's model). With
- * no stream_options of its own the key is put in front of the client's text, a copy and no
+ * The body to send (`withModel`'s) with `stream_options.include_usage: true`. With no
+ * stream_options of the client's own the key is put in front of that text, a copy and no
  * re-serialising; otherwise the body is serialised again with the option merged in.
  */
 function withUsageAsked(
   fr: ForwardRequest,
   candidate: Candidate,
-): string | Uint8Array<ArrayBuffer> {
+  body: string | Uint8Array<ArrayBuffer>,
+): string | Uint8Array<ArrayBuffer> | TranslationError {
   const options = fr.body.stream_options;
-  if (options === undefined && fr.bytes[0] === 0x7b) {
-    const base = candidate.model === fr.body.model ? fr.bytes : new TextEncoder().encode(
-      replaceModel(fr.text, candidate.model) ?? JSON.stringify({
-        ...fr.body,
-        model: candidate.model,
-      }),
-    );
-    const out = new Uint8Array(USAGE_OPTION.length + base.length - 1);
-    out.set(USAGE_OPTION, 0);
-    out.set(base.subarray(1), USAGE_OPTION.length);
-    return out;
+  if (options === undefined) {
+    const base = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    if (base[0] === 0x7b) {
+      const out = new Uint8Array(USAGE_OPTION.length + base.length - 1);
+      out.set(USAGE_OPTION, 0);
+      out.set(base.subarray(1), USAGE_OPTION.length);
+      return out;
+    }
   }
+  if (tooDeep(fr)) return new TranslationError(tooDeepMessage());
   return JSON.stringify({
     ...fr.body,
     model: candidate.model,
@@ -895,18 +898,11 @@ function logAnswer(
   usage?: Usage,
 ): void {
   deps.log.request({
-    requestId: a.fr.requestId,
-    keyLabel: a.fr.keyLabel,
-    protocol: a.fr.endpoint.protocol,
-    model: a.fr.resolution.model,
+    ...requestRecord(a.fr, deps, a.attemptNo, a.res.status),
     provider: a.candidate.provider.id,
     upstreamModel: a.candidate.model,
-    attempts: a.attemptNo,
-    status: a.res.status,
     streamed: a.isSse,
     ttfbMs: Math.round(a.firstByteAt - a.fr.startedAt),
-    queuedMs: a.fr.queuedMs,
-    totalMs: Math.round(deps.now() - a.fr.startedAt),
     outcome,
     error,
     usage,

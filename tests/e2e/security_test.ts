@@ -248,6 +248,11 @@ Deno.test("JSON nested 100,000 deep is a 400 or passes through on every body sha
         `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${deep}}}}`,
       ],
       ["/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[],"extra":${deep}}`],
+      [
+        // A same-protocol stream whose body BitRouter rewrites to ask for usage.
+        "/v1/chat/completions",
+        `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":false},"messages":[],"extra":${deep}}`,
+      ],
     ];
     for (const [path, body] of cases) {
       const res = await fetch(router.url + path, {
