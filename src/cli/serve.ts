@@ -5,6 +5,8 @@ import { Metrics } from "../observe/metrics.ts";
 import { observingLogger, priceRecord } from "../observe/record.ts";
 import { UsageRecorder } from "../observe/usage_store.ts";
 import { WorkerUsageBackend } from "../observe/worker_store.ts";
+import { RecentRequests } from "../observe/recent_requests.ts";
+import { UsageOverviewCache } from "../observe/usage_series.ts";
 import { storeLocation } from "../config/database.ts";
 import { routableModels } from "../routing/resolve.ts";
 import type { FoundServer } from "../discovery/discovery.ts";
@@ -42,6 +44,10 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     io.out(SERVE_USAGE);
     return 0;
   }
+  // The binary may run programs (`start` and `stop` signal the router); the router never does,
+  // so it gives that up: nothing a request or an upstream leads it into can start a process.
+  // Only in the CLI's own process — a test calling this in-process keeps its permissions.
+  if (Deno.mainModule.endsWith("/main.ts")) await Deno.permissions.revoke({ name: "run" });
   const level = values["log-level"];
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`, SERVE_USAGE);
@@ -96,12 +102,19 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
         .map((p) => ({ id: p.id, up: !p.downReason })),
     usageRows: () => ({ written: usage?.written ?? 0, lost: usage?.lost ?? 0 }),
   });
+  // The dashboard's sources: the last requests (a ring), usage sums from the store (cached).
+  const recent = new RecentRequests();
+  const stopping = new AbortController();
+  const overview = usage
+    ? new UsageOverviewCache((from, size) => usage.series(from, size))
+    : undefined;
   // Every finished request: priced, counted, stored (off the request path), then logged.
   const observed = observingLogger(log, (r) => {
     const table = live.routes();
     const row = priceRecord(r, table, Date.now());
     metrics.observe(r, table);
     usage?.add(row);
+    recent.push(r, row.timeMs);
   });
   const drain = new Drain();
   const handler = createHandler({
@@ -112,6 +125,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     log: observed,
     drain,
     metrics,
+    status: {
+      recent,
+      usage: overview ? () => overview.get() : undefined,
+      routes: live.routes,
+      stopping: stopping.signal,
+    },
   });
 
   const listen = (port: number) => {
@@ -215,6 +234,8 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     }
   }
   draining = true;
+  // Open dashboard event streams end now, so they do not hold the drain (routes/events.ts).
+  stopping.abort();
   if (signal) {
     await drainAndStop(httpServer, signal, stops.second, live, drain, log);
   } else {

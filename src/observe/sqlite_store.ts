@@ -1,5 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { UsageBackend, UsageRow } from "./usage_store.ts";
+import type { UsageBackend, UsageBucket, UsageRow } from "./usage_store.ts";
 
 /**
  * Forward-only migrations: entry i takes the schema from version i to i+1. Never edit one that
@@ -227,6 +227,29 @@ export class SqliteUsageBackend implements UsageBackend {
       `SELECT ${COLUMNS.join(", ")} FROM requests WHERE time_ms >= ? ORDER BY time_ms, id`,
     ).all(sinceMs) as Record<string, SqlValue>[];
     return Promise.resolve(all.map(fromSql));
+  }
+
+  series(sinceMs: number, bucketMs: number): Promise<UsageBucket[]> {
+    const size = Math.max(1, Math.floor(bucketMs));
+    const all = this.#db.prepare(
+      `SELECT (CAST(time_ms AS INTEGER) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS start_ms,
+        count(*) AS requests,
+        sum(CASE WHEN local = 1 THEN coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+          ELSE 0 END) AS local_tokens,
+        sum(CASE WHEN local = 0 THEN coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+          ELSE 0 END) AS hosted_tokens,
+        sum(CASE WHEN local = 0 THEN coalesce(cost_usd, 0) ELSE 0 END) AS hosted_cost_usd,
+        sum(CASE WHEN local = 1 THEN coalesce(hosted_equivalent_usd, 0) ELSE 0 END) AS saved_usd
+      FROM requests WHERE time_ms >= ? GROUP BY start_ms ORDER BY start_ms`,
+    ).all(size, size, sinceMs) as Record<string, SqlValue>[];
+    return Promise.resolve(all.map((o) => ({
+      startMs: Number(o.start_ms),
+      requests: Number(o.requests),
+      localTokens: Number(o.local_tokens ?? 0),
+      hostedTokens: Number(o.hosted_tokens ?? 0),
+      hostedCostUsd: Number(o.hosted_cost_usd ?? 0),
+      savedUsd: Number(o.saved_usd ?? 0),
+    })));
   }
 
   prune(beforeMs: number): Promise<number> {

@@ -34,6 +34,18 @@ export interface UsageRow {
   outcome: string | null;
 }
 
+/** One time bucket's totals (usage_series.ts); tokens count only rows that reported them. */
+export interface UsageBucket {
+  /** The bucket's start, ms since the epoch. */
+  startMs: number;
+  requests: number;
+  localTokens: number;
+  hostedTokens: number;
+  hostedCostUsd: number;
+  /** What the local requests would have cost hosted (their hosted equivalent). */
+  savedUsd: number;
+}
+
 /**
  * Where usage rows live: SQLite now (sqlite_store.ts); the interface is what a PostgreSQL
  * backend (several BitRouters sharing one store) would implement too. Every call may throw: the
@@ -46,6 +58,12 @@ export interface UsageBackend {
   rows(sinceMs: number): Promise<UsageRow[]>;
   /** Deletes rows finished before beforeMs; how many went. */
   prune(beforeMs: number): Promise<number>;
+  /**
+   * Totals per time bucket of bucketMs (UTC-aligned: hours, days) for rows finished at or after
+   * sinceMs, oldest first, empty buckets left out; summed where the rows are (the dashboard's
+   * charts), never by shipping the rows. Absent: the backend cannot tell.
+   */
+  series?(sinceMs: number, bucketMs: number): Promise<UsageBucket[]>;
   close(): Promise<void>;
   /**
    * True once the backend can never write again (a writer thread that died or hung): the recorder
@@ -231,6 +249,24 @@ export class UsageRecorder {
         messageOf(e)
       }; requests are still served, but their usage rows wait and then are lost (counted in bitrouter_usage_rows_lost_total) — check the path's permissions and free space, set database.url elsewhere, or usage: false`,
     );
+  }
+
+  /**
+   * The store's totals per bucket (see UsageBackend.series), after writing what waits so they
+   * include the requests just finished; undefined when the store cannot be read or cannot tell.
+   */
+  async series(sinceMs: number, bucketMs: number): Promise<UsageBucket[] | undefined> {
+    if (this.#closed) return undefined;
+    await this.flush();
+    const backend = await this.#ready();
+    if (!backend?.series) return undefined;
+    try {
+      return await backend.series(sinceMs, bucketMs);
+    } catch (e) {
+      this.#o.log.debug(`usage store ${this.#o.where}: cannot sum usage: ${messageOf(e)}`);
+      this.#dropIfBroken(backend);
+      return undefined;
+    }
   }
 
   /** Flushes what waits and closes the backend (at shutdown); rows that cannot be written are lost. */

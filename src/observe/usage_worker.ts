@@ -48,6 +48,8 @@ async function answer(ask: WorkerAsk): Promise<unknown> {
       return await store.rows(ask.sinceMs);
     case "prune":
       return await store.prune(ask.beforeMs);
+    case "series":
+      return await store.series(ask.sinceMs, ask.bucketMs);
     case "close": {
       const closing = store;
       store = undefined;

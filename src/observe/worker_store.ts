@@ -1,4 +1,4 @@
-import type { UsageBackend, UsageRow } from "./usage_store.ts";
+import type { UsageBackend, UsageBucket, UsageRow } from "./usage_store.ts";
 
 /** What the main thread asks the usage worker (usage_worker.ts)… */
 type Ask =
@@ -6,6 +6,7 @@ type Ask =
   | { op: "insert"; rows: UsageRow[] }
   | { op: "rows"; sinceMs: number }
   | { op: "prune"; beforeMs: number }
+  | { op: "series"; sinceMs: number; bucketMs: number }
   | { op: "close" };
 
 /** …numbered, so its answer finds it. */
@@ -97,6 +98,10 @@ export class WorkerUsageBackend implements UsageBackend {
 
   prune(beforeMs: number): Promise<number> {
     return this.#ask({ op: "prune", beforeMs }) as Promise<number>;
+  }
+
+  series(sinceMs: number, bucketMs: number): Promise<UsageBucket[]> {
+    return this.#ask({ op: "series", sinceMs, bucketMs }) as Promise<UsageBucket[]>;
   }
 
   /** Closes the database (bounded by answerMs) and ends the worker, so the process can exit. */

@@ -13,6 +13,7 @@ import { endpointsOf } from "../routing/resolve.ts";
 import { methodNotAllowed, type RequestContext, type Routes } from "./router.ts";
 import { endpoints } from "./endpoints.ts";
 import type { Metrics } from "../observe/metrics.ts";
+import type { StatusSources } from "./routes/overview.ts";
 
 export { STATUS_PATH } from "./routes/info.ts";
 export type { ServerStatus } from "./routes/info.ts";
@@ -36,6 +37,8 @@ export interface HandlerOptions extends Omit<ForwardDeps, "deadlines" | "health"
   endpoints?: Routes;
   /** What `/metrics` shows; default: a new Metrics that only the handler's own books feed. */
   metrics?: Metrics;
+  /** What the status endpoint and the dashboard show beyond the books (recent requests, usage). */
+  status?: StatusSources;
 }
 
 /** A web-standard request handler for one config: `(Request) => Promise<Response>` (STYLE). */
@@ -48,7 +51,7 @@ export type Handler = (request: Request) => Promise<Response>;
 export function createHandler(options: HandlerOptions): Handler {
   const { log } = options;
   const createdSecs = options.startedAtSecs ?? Math.floor(Date.now() / 1000);
-  const routes = options.endpoints ?? endpoints(undefined, options.metrics);
+  const routes = options.endpoints ?? endpoints(undefined, options.metrics, options.status);
   let lastTable = options.routes();
   const health = options.health ?? new HealthBook(lastTable.config.health, options.now);
   const deps: ForwardDeps = {

@@ -5,6 +5,16 @@ import type { CapacityBook } from "../../routing/capacity.ts";
 import type { ErrorBody } from "../envelope.ts";
 import type { Route } from "../router.ts";
 import { VERSION } from "../../version.ts";
+import type { RecentRequest } from "../../observe/recent_requests.ts";
+import type { UsageOverview } from "../../observe/usage_series.ts";
+import {
+  providersOf,
+  type ProviderView,
+  StateSince,
+  type StatusSources,
+  virtualModelsOf,
+  type VirtualModelView,
+} from "./overview.ts";
 
 /** `GET /health`: open to all, and says it is BitRouter (so `bitrouter route` can tell). */
 export const healthRoute: Route = {
@@ -93,18 +103,55 @@ export interface ServerStatus {
       }[];
     }[];
   };
+  /** Each provider: kind, address, up/down and since when, models (the dashboard). */
+  providers?: ProviderView[];
+  /** Each virtual model's endpoints in the order they would be tried now. */
+  virtual_models?: VirtualModelView[];
+  /** The last finished requests, newest first (empty without a source). */
+  recent?: RecentRequest[];
+  /** Usage per hour (24 h) and per day (30 d) from the usage store; null when usage is off. */
+  usage?: UsageOverview | null;
 }
 
-/** `GET /v1/bitrouter/status`: endpoints' health (SPEC §4). */
-export const statusRoute: Route = {
-  methods: ["GET", "HEAD"],
-  style: "openai",
-  label: STATUS_PATH,
-  handle: ({ table, requestId, deps }) =>
-    Response.json(statusOf(table, deps.health, deps.capacity), {
-      headers: { "x-request-id": requestId },
-    }),
-};
+/** What computes the full status (the status endpoint and the dashboard's event stream share one). */
+export type LiveStatus = (
+  table: RouteTable,
+  health: HealthBook,
+  capacity: CapacityBook | undefined,
+) => Promise<ServerStatus>;
+
+/**
+ * The full status: the endpoints' health and capacity, then the dashboard's view — providers,
+ * virtual models' order now, the last requests and usage — from `sources`.
+ */
+export function liveStatus(sources: StatusSources): LiveStatus {
+  const wallNow = sources.wallNow ?? Date.now;
+  const since = new StateSince(wallNow());
+  return async (table, health, capacity) => {
+    const status = statusOf(table, health, capacity);
+    status.providers = providersOf(table, since, wallNow());
+    status.virtual_models = virtualModelsOf(table, health, capacity);
+    status.recent = sources.recent?.list() ?? [];
+    status.usage = sources.usage ? await sources.usage() : null;
+    return status;
+  };
+}
+
+/** `GET /v1/bitrouter/status` (SPEC §4): endpoints' health and capacity, and what `status` adds. */
+export function statusRouteWith(status: LiveStatus): Route {
+  return {
+    methods: ["GET", "HEAD"],
+    style: "openai",
+    label: STATUS_PATH,
+    handle: async ({ table, requestId, deps, request }) => {
+      const headers = { "x-request-id": requestId, "cache-control": "no-store" };
+      if (request.method === "HEAD") {
+        return new Response(null, { headers: { ...headers, "content-type": "application/json" } });
+      }
+      return Response.json(await status(table, deps.health, deps.capacity), { headers });
+    },
+  };
+}
 
 function statusOf(
   table: RouteTable,

@@ -1,0 +1,204 @@
+/**
+ * The dashboard's usage sums (issue 17): summed per hour and day in SQLite (through the worker,
+ * as serve runs it), made dense for the charts, cached; and the ring of recent requests.
+ */
+import assert from "node:assert/strict";
+import { SqliteUsageBackend } from "../../src/observe/sqlite_store.ts";
+import { WorkerUsageBackend } from "../../src/observe/worker_store.ts";
+import { UsageRecorder, type UsageRow } from "../../src/observe/usage_store.ts";
+import { UsageOverviewCache, usageOverviewOf } from "../../src/observe/usage_series.ts";
+import { RecentRequests } from "../../src/observe/recent_requests.ts";
+import { type RequestRecord, silentLogger } from "../../src/observe/log.ts";
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+function row(timeMs: number, extra: Partial<UsageRow> = {}): UsageRow {
+  return {
+    timeMs,
+    requestId: `r-${timeMs}`,
+    keyLabel: null,
+    protocol: "chat_completions",
+    model: "m",
+    provider: "ollama",
+    upstreamModel: "m",
+    local: true,
+    status: 200,
+    streamed: false,
+    attempts: 1,
+    queuedMs: null,
+    ttfbMs: 12,
+    totalMs: 40,
+    inputTokens: 10,
+    outputTokens: 5,
+    cachedInputTokens: null,
+    cacheWriteTokens: null,
+    reasoningTokens: null,
+    costUsd: 0,
+    hostedEquivalentModel: "gpt-4o-mini",
+    hostedEquivalentUsd: 0.25,
+    outcome: null,
+    ...extra,
+  };
+}
+
+const hosted = { local: false, provider: "openai", costUsd: 0.5, hostedEquivalentUsd: null };
+
+Deno.test("series sums local and hosted tokens, hosted cost and savings per bucket, in SQL", async () => {
+  const store = await SqliteUsageBackend.open(":memory:");
+  try {
+    const now = Date.UTC(2026, 0, 10, 15, 30);
+    const hour = Math.floor(now / HOUR) * HOUR;
+    await store.insert([
+      row(hour + 1),
+      row(hour + 2, { inputTokens: null }), // unknown input: only the output counts
+      row(hour + 3, hosted),
+      row(hour - HOUR, hosted),
+      row(hour - 2 * DAY),
+      row(hour + 4, { local: null, provider: null, inputTokens: null, outputTokens: null }),
+    ]);
+    const hours = await store.series(hour - 23 * HOUR, HOUR);
+    assert.deepEqual(hours, [
+      {
+        startMs: hour - HOUR,
+        requests: 1,
+        localTokens: 0,
+        hostedTokens: 15,
+        hostedCostUsd: 0.5,
+        savedUsd: 0,
+      },
+      {
+        startMs: hour,
+        requests: 4,
+        localTokens: 20,
+        hostedTokens: 15,
+        hostedCostUsd: 0.5,
+        savedUsd: 0.5,
+      },
+    ]);
+    const overview = usageOverviewOf(hours, await store.series(0, DAY), now);
+    assert.equal(overview.hourly.length, 24);
+    assert.equal(overview.daily.length, 30);
+    assert.equal(overview.hourly[23].start, new Date(hour).toISOString());
+    assert.equal(overview.hourly[23].local_tokens, 20);
+    assert.equal(overview.hourly[22].hosted_tokens, 15);
+    assert.equal(overview.hourly[0].requests, 0);
+    assert.deepEqual(overview.today, {
+      requests: 5,
+      local_tokens: 20,
+      hosted_tokens: 30,
+      hosted_cost_usd: 1,
+      saved_usd: 0.5,
+    });
+    assert.equal(overview.week.local_tokens, 35, "the row two days back is in the week");
+    assert.equal(overview.daily[27].local_tokens, 15);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("the recorder sums through the worker, including rows not yet flushed", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/usage.db`;
+  const recorder = new UsageRecorder({
+    open: () => WorkerUsageBackend.open(path),
+    log: silentLogger,
+    where: path,
+    retentionDays: 90,
+    flushMs: 60_000,
+  });
+  try {
+    const now = Date.now();
+    recorder.add(row(now));
+    recorder.add(row(now, hosted));
+    const buckets = await recorder.series(now - HOUR, HOUR);
+    assert.equal(buckets?.length, 1);
+    assert.equal(buckets![0].localTokens, 15);
+    assert.equal(buckets![0].hostedTokens, 15);
+  } finally {
+    await recorder.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the overview is read at most once per ttl, and a slow first read says pending", async () => {
+  const reads: string[] = [];
+  let clock = Date.UTC(2026, 0, 10, 15, 30);
+  const gate = Promise.withResolvers<void>();
+  const cache = new UsageOverviewCache(
+    async (sinceMs, bucketMs) => {
+      reads.push(
+        `${bucketMs === HOUR ? "hours" : "days"} since ${new Date(sinceMs).toISOString()}`,
+      );
+      await gate.promise;
+      return bucketMs === DAY
+        ? [{
+          startMs: sinceMs,
+          requests: 1,
+          localTokens: 3,
+          hostedTokens: 0,
+          hostedCostUsd: 0,
+          savedUsd: 0,
+        }]
+        : [];
+    },
+    () => clock,
+    3_000,
+    10,
+  );
+  const first = await cache.get();
+  assert.equal(first?.pending, true);
+  gate.resolve();
+  await new Promise((r) => setTimeout(r, 0));
+  const second = await cache.get();
+  assert.equal(second?.pending, undefined);
+  assert.deepEqual(reads, [
+    "hours since 2026-01-09T16:00:00.000Z",
+    "days since 2026-01-10T00:00:00.000Z",
+    "days since 2025-12-12T00:00:00.000Z",
+  ]);
+  assert.equal(second?.daily[0].local_tokens, 3, "the oldest day, from the month's read");
+  assert.equal(second?.daily[29].local_tokens, 3, "today, from today's read");
+  await cache.get();
+  assert.equal(reads.length, 3, "cached within the ttl");
+  clock += 3_500;
+  const stale = await cache.get();
+  assert.equal(stale, second, "a stale answer is served while the next is read");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(reads.length, 5, "the last 24 hours and today again; the month is kept");
+  clock += 300_000;
+  await cache.get();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(reads.length, 8, "the month is read again after five minutes");
+});
+
+Deno.test("an overview without a store is null", async () => {
+  const cache = new UsageOverviewCache(() => Promise.resolve(undefined));
+  assert.equal(await cache.get(), null);
+});
+
+function record(id: string): RequestRecord {
+  return {
+    requestId: id,
+    protocol: "chat_completions",
+    attempts: 1,
+    status: 200,
+    streamed: false,
+    totalMs: 1,
+  };
+}
+
+Deno.test("the ring keeps the last N newest first, and tells listeners only while they listen", () => {
+  const ring = new RecentRequests(3);
+  const heard: string[] = [];
+  for (let i = 0; i < 2; i++) ring.push(record(`a${i}`), i);
+  const stop = ring.listen((r) => heard.push(r.requestId));
+  for (let i = 0; i < 3; i++) ring.push(record(`b${i}`), 10 + i);
+  stop();
+  ring.push(record("c"), 20);
+  assert.deepEqual(ring.list().map((r) => r.request_id), ["c", "b2", "b1"]);
+  assert.deepEqual(ring.list(2).map((r) => r.request_id), ["c", "b2"]);
+  assert.deepEqual(heard, ["b0", "b1", "b2"]);
+  assert.equal(ring.list()[0].time, new Date(20).toISOString());
+  assert.equal(ring.list()[0].input_tokens, null, "unknown tokens stay unknown");
+});
