@@ -1,11 +1,4 @@
-import { configCommand } from "./src/cli/config_validate.ts";
-import { initCommand } from "./src/cli/init.ts";
 import { CliError, type Io, UsageError } from "./src/cli/io.ts";
-import { modelsCommand } from "./src/cli/models.ts";
-import { providersCommand } from "./src/cli/providers.ts";
-import { routeCommand } from "./src/cli/route.ts";
-import { serveCommand } from "./src/cli/serve.ts";
-import { usageCommand } from "./src/cli/usage.ts";
 import { versionCommand } from "./src/cli/version.ts";
 import { userCwd } from "./src/config/find.ts";
 
@@ -15,6 +8,11 @@ One OpenAI-compatible endpoint (http://127.0.0.1:4356/v1) for every model server
 
 Commands:
   serve              start the router in the foreground (the default)
+  start              start it in the background (pid and log beside the config)
+  stop               stop the background router (drains running requests first)
+  restart            stop, then start
+  logs [-f]          the background router's log
+  status             what the running router is doing (its dashboard at / shows the same)
   init               write a commented starter bitrouter.yaml
   route MODEL        show the candidates MODEL resolves to
   models             list the models routable now
@@ -28,14 +26,26 @@ Options:
       --version      version, Deno version and build target
   -h, --help         this help; \`bitrouter COMMAND --help\` for a command's own`;
 
-const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
-  serve: serveCommand,
-  init: initCommand,
-  route: routeCommand,
-  models: modelsCommand,
-  providers: providersCommand,
-  config: configCommand,
-  usage: usageCommand,
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+/**
+ * Each command's module, loaded when it runs: `serve` then loads only what serving needs — the
+ * ready line comes about 70 ms sooner (bench) and the other commands' code stays out of the
+ * router's memory. Literal specifiers, so `deno compile` still embeds every one.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import("./src/cli/serve.ts")).serveCommand,
+  start: async () => (await import("./src/cli/start.ts")).startCommand,
+  stop: async () => (await import("./src/cli/stop.ts")).stopCommand,
+  restart: async () => (await import("./src/cli/restart.ts")).restartCommand,
+  logs: async () => (await import("./src/cli/logs.ts")).logsCommand,
+  status: async () => (await import("./src/cli/status.ts")).statusCommand,
+  init: async () => (await import("./src/cli/init.ts")).initCommand,
+  route: async () => (await import("./src/cli/route.ts")).routeCommand,
+  models: async () => (await import("./src/cli/models.ts")).modelsCommand,
+  providers: async () => (await import("./src/cli/providers.ts")).providersCommand,
+  config: async () => (await import("./src/cli/config_validate.ts")).configCommand,
+  usage: async () => (await import("./src/cli/usage.ts")).usageCommand,
 };
 
 /** Runs the CLI and returns its exit code. */
@@ -47,10 +57,12 @@ export async function main(args: string[], io: Io): Promise<number> {
       io.out(USAGE);
       return 0;
     }
-    if (first === undefined || first.startsWith("-")) return await serveCommand(args, io);
-    const command = COMMANDS[first];
-    if (!command) throw new UsageError(`unknown command "${first}"`, USAGE);
-    return await command(rest, io);
+    if (first === undefined || first.startsWith("-")) {
+      return await (await COMMANDS.serve())(args, io);
+    }
+    const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (!load) throw new UsageError(`unknown command "${first}"`, USAGE);
+    return await (await load())(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`error: ${e.message}\n\n${e.usage}`);

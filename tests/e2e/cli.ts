@@ -4,7 +4,13 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Exactly the permissions the compiled binary gets (deno.json `compile`). */
-export const BINARY_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
+export const BINARY_PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+];
 
 /** The output of one CLI run. */
 export interface CliResult {
