@@ -54,15 +54,17 @@ type Labels = Record<string, string>;
 class Counter {
   readonly values = new Map<string, number>();
   add(labels: Labels, by = 1): void {
-    const key = seriesKey(labels, this.values);
+    this.addAt(seriesKey(labels, this.values), by);
+  }
+  /** Adds to the series of a label text made by `formatLabels` (see `Metrics.observe`). */
+  addAt(key: string, by = 1): void {
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
 }
 
 class Histogram {
   readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  observe(labels: Labels, value: number): void {
-    const key = seriesKey(labels, this.series);
+  observe(key: string, value: number): void {
     let s = this.series.get(key);
     if (!s) {
       s = { counts: new Array(SECONDS_BUCKETS.length).fill(0), sum: 0, count: 0 };
@@ -76,9 +78,16 @@ class Histogram {
 
 /** The label text `{a="x",b="y"}`, or `{…="other"}` once a metric has MAX_SERIES series. */
 function seriesKey(labels: Labels, existing: Map<string, unknown>): string {
-  const key = formatLabels(labels);
+  return keptKey(formatLabels(labels), existing, () => Object.keys(labels));
+}
+
+/**
+ * `key` while the metric has room for it (or has it already), else its `other` series: a metric
+ * never holds more than MAX_SERIES series. Maps only grow, so the answer for a key never changes.
+ */
+function keptKey(key: string, existing: Map<string, unknown>, names: () => string[]): string {
   if (existing.has(key) || existing.size < MAX_SERIES) return key;
-  return formatLabels(Object.fromEntries(Object.keys(labels).map((k) => [k, "other"])));
+  return formatLabels(Object.fromEntries(names().map((k) => [k, "other"])));
 }
 
 function formatLabels(labels: Labels): string {
@@ -99,6 +108,23 @@ const NEEDS_ESCAPE = /[\\"\n]/;
 function withLabel(key: string, name: string, value: string): string {
   const extra = `${name}="${value}"`;
   return key === "" ? `{${extra}}` : `${key.slice(0, -1)},${extra}}`;
+}
+
+const DIRECTIONS = ["input", "output", "cached_input", "cache_write", "reasoning"] as const;
+type Direction = typeof DIRECTIONS[number];
+const TOKEN_LABELS = () => ["provider", "model", "direction"];
+
+/** The label texts of one kind of request (see `Metrics.observe`). */
+interface LabelTexts {
+  /** `{protocol,provider,model,status_class}`, already its `other` series when the metric is full. */
+  requests: string;
+  /** `{protocol,provider}` of both histograms, the same way. */
+  timing: string;
+  /** `{provider}` and `{provider,model}`, checked for room at each use (their metrics fill apart). */
+  provider: string;
+  model: string;
+  /** `{provider,model,direction}` per direction. */
+  tokens: Record<Direction, string>;
 }
 
 /** The model ids a table knows (declared, discovered, virtual), cached per table. */
@@ -131,6 +157,7 @@ export class Metrics {
   readonly #noUsage = new Counter();
   readonly #reloads = new Counter();
   #sources: MetricSources = {};
+  readonly #texts = new Map<string, LabelTexts>();
 
   /** Where scrape-time gauges come from (set once the server's parts exist). */
   setSources(sources: MetricSources): void {
@@ -156,24 +183,61 @@ export class Metrics {
       ? r.model
       : "other";
     const status = r.status >= 100 && r.status < 600 ? `${Math.floor(r.status / 100)}xx` : "other";
-    this.#requests.add({ protocol, provider, model, status_class: status });
-    this.#duration.observe({ protocol, provider }, r.totalMs / 1000);
-    if (r.ttfbMs !== undefined) this.#ttfb.observe({ protocol, provider }, r.ttfbMs / 1000);
+    const t = this.#labelTexts(protocol, provider, model, status);
+    this.#requests.addAt(t.requests);
+    this.#duration.observe(t.timing, r.totalMs / 1000);
+    if (r.ttfbMs !== undefined) this.#ttfb.observe(t.timing, r.ttfbMs / 1000);
     if (r.provider === undefined) return;
     const u = r.usage;
     if (!u) {
-      this.#noUsage.add({ provider });
+      this.#noUsage.addAt(keptKey(t.provider, this.#noUsage.values, () => ["provider"]));
       return;
     }
-    const count = (direction: string, n: number | null) => {
-      if (n !== null) this.#tokens.add({ provider, model, direction }, n);
+    const tokens = this.#tokens;
+    const count = (direction: Direction, n: number | null) => {
+      if (n !== null) tokens.addAt(keptKey(t.tokens[direction], tokens.values, TOKEN_LABELS), n);
     };
     count("input", u.input);
     count("output", u.output);
     count("cached_input", u.cachedInput);
     count("cache_write", u.cacheWrite);
     count("reasoning", u.reasoning);
-    if (r.costUsd !== undefined) this.#cost.add({ provider, model }, r.costUsd);
+    if (r.costUsd !== undefined) {
+      this.#cost.addAt(keptKey(t.model, this.#cost.values, () => ["provider", "model"]), r.costUsd);
+    }
+  }
+
+  /**
+   * The label texts of one kind of request, formatted on its first sight and then looked up:
+   * formatting and escaping seven label sets for each request cost more than the counting.
+   * Bounded like the label values themselves; cleared should a config change pile them up.
+   */
+  #labelTexts(protocol: string, provider: string, model: string, status: string): LabelTexts {
+    const id = `${protocol}\0${provider}\0${model}\0${status}`;
+    let t = this.#texts.get(id);
+    if (t) return t;
+    if (this.#texts.size >= MAX_SERIES) this.#texts.clear();
+    const providerModel = formatLabels({ provider, model });
+    t = {
+      requests: keptKey(
+        formatLabels({ protocol, provider, model, status_class: status }),
+        this.#requests.values,
+        () => ["protocol", "provider", "model", "status_class"],
+      ),
+      timing: keptKey(
+        formatLabels({ protocol, provider }),
+        // Both histograms have the same label sets; the duration one always has the most.
+        this.#duration.series,
+        () => ["protocol", "provider"],
+      ),
+      provider: formatLabels({ provider }),
+      model: providerModel,
+      tokens: Object.fromEntries(
+        DIRECTIONS.map((d) => [d, withLabel(providerModel, "direction", d)]),
+      ) as Record<Direction, string>,
+    };
+    this.#texts.set(id, t);
+    return t;
   }
 
   /** The exposition (text format 0.0.4), with the handler's health and capacity books. */
