@@ -1,4 +1,16 @@
+import { configCommand } from "./src/cli/config_validate.ts";
+import { initCommand } from "./src/cli/init.ts";
 import { CliError, type Io, UsageError } from "./src/cli/io.ts";
+import { logsCommand } from "./src/cli/logs.ts";
+import { modelsCommand } from "./src/cli/models.ts";
+import { providersCommand } from "./src/cli/providers.ts";
+import { restartCommand } from "./src/cli/restart.ts";
+import { routeCommand } from "./src/cli/route.ts";
+import { serveCommand } from "./src/cli/serve.ts";
+import { startCommand } from "./src/cli/start.ts";
+import { statusCommand } from "./src/cli/status.ts";
+import { stopCommand } from "./src/cli/stop.ts";
+import { usageCommand } from "./src/cli/usage.ts";
 import { versionCommand } from "./src/cli/version.ts";
 import { userCwd } from "./src/config/find.ts";
 
@@ -26,26 +38,19 @@ Options:
       --version      version, Deno version and build target
   -h, --help         this help; \`bitrouter COMMAND --help\` for a command's own`;
 
-type Command = (argv: string[], io: Io) => Promise<number>;
-
-/**
- * Each command's module, loaded when it runs: `serve` then loads only what serving needs — the
- * ready line comes about 70 ms sooner (bench) and the other commands' code stays out of the
- * router's memory. Literal specifiers, so `deno compile` still embeds every one.
- */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  serve: async () => (await import("./src/cli/serve.ts")).serveCommand,
-  start: async () => (await import("./src/cli/start.ts")).startCommand,
-  stop: async () => (await import("./src/cli/stop.ts")).stopCommand,
-  restart: async () => (await import("./src/cli/restart.ts")).restartCommand,
-  logs: async () => (await import("./src/cli/logs.ts")).logsCommand,
-  status: async () => (await import("./src/cli/status.ts")).statusCommand,
-  init: async () => (await import("./src/cli/init.ts")).initCommand,
-  route: async () => (await import("./src/cli/route.ts")).routeCommand,
-  models: async () => (await import("./src/cli/models.ts")).modelsCommand,
-  providers: async () => (await import("./src/cli/providers.ts")).providersCommand,
-  config: async () => (await import("./src/cli/config_validate.ts")).configCommand,
-  usage: async () => (await import("./src/cli/usage.ts")).usageCommand,
+const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
+  serve: serveCommand,
+  start: startCommand,
+  stop: stopCommand,
+  restart: restartCommand,
+  logs: logsCommand,
+  status: statusCommand,
+  init: initCommand,
+  route: routeCommand,
+  models: modelsCommand,
+  providers: providersCommand,
+  config: configCommand,
+  usage: usageCommand,
 };
 
 /** Runs the CLI and returns its exit code. */
@@ -58,11 +63,11 @@ export async function main(args: string[], io: Io): Promise<number> {
       return 0;
     }
     if (first === undefined || first.startsWith("-")) {
-      return await (await COMMANDS.serve())(args, io);
+      return await serveCommand(args, io);
     }
-    const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
-    if (!load) throw new UsageError(`unknown command "${first}"`, USAGE);
-    return await (await load())(rest, io);
+    const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (!command) throw new UsageError(`unknown command "${first}"`, USAGE);
+    return await command(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`error: ${e.message}\n\n${e.usage}`);
