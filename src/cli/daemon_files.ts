@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { ConfigNotFoundError, findConfig, type Found } from "../config/find.ts";
+import type { Found } from "../config/find.ts";
 import { CliError, type Io } from "./io.ts";
+import { findForCli } from "./load.ts";
 
 /** Where a background router (`bitrouter start`) keeps its pid and its log. */
 export interface DaemonFiles {
@@ -47,16 +47,7 @@ export function daemonFilesFor(
 
 /** Finds the config like `serve` (`-c` first) and returns the daemon files beside it. */
 export function findDaemonFiles(explicit: string | undefined, io: Io): DaemonFiles {
-  let found: Found;
-  try {
-    found = findConfig(explicit, { cwd: io.cwd, env: io.env, exists: (p) => existsSync(p) });
-  } catch (e) {
-    if (e instanceof ConfigNotFoundError) {
-      throw new CliError(`config file ${e.path} does not exist`, e.why);
-    }
-    throw e;
-  }
-  return daemonFilesFor(found, io.cwd, io.env);
+  return daemonFilesFor(findForCli(explicit, io), io.cwd, io.env);
 }
 
 /** Parses a pid file's text (`PID` then optionally the URL); undefined when it is not one. */

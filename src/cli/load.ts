@@ -25,17 +25,21 @@ export interface Discovered extends Loaded {
 /** How long the startup probe round may take (SPEC §7: never more than a second). */
 export const STARTUP_PROBE_MS = 900;
 
-/** Finds and loads the config (or builds the zero-config one); prints warnings; throws CliError on failure. */
-export async function loadForCli(explicit: string | undefined, io: Io): Promise<Loaded> {
-  let found: Found;
+/** Where the config is, as every command looks for it (SPEC §2.1); a CliError for a missing `-c` file. */
+export function findForCli(explicit: string | undefined, io: Io): Found {
   try {
-    found = findConfig(explicit, { cwd: io.cwd, env: io.env, exists: (p) => existsSync(p) });
+    return findConfig(explicit, { cwd: io.cwd, env: io.env, exists: (p) => existsSync(p) });
   } catch (e) {
     if (e instanceof ConfigNotFoundError) {
       throw new CliError(`config file ${e.path} does not exist`, e.why);
     }
     throw e;
   }
+}
+
+/** Finds and loads the config (or builds the zero-config one); prints warnings; throws CliError on failure. */
+export async function loadForCli(explicit: string | undefined, io: Io): Promise<Loaded> {
+  const found = findForCli(explicit, io);
   if (!found.path) return { config: zeroConfigFor(io.env), found };
   try {
     const text = await readConfigText(found.path);

@@ -14,6 +14,14 @@ import { processState, requireBackgroundSupport, signal } from "./daemon_process
 import { CliError, type Io, UsageError } from "./io.ts";
 import { selfCommand } from "./self_command.ts";
 
+/** The options `start` and `restart` take, as their usage lists them. */
+export const START_OPTIONS_HELP = `Options:
+  -c, --config PATH        config file (default: ./bitrouter.yaml, $BITROUTER_HOME, ~/.bitrouter)
+      --listen HOST:PORT   listen address, overrides server.listen
+      --log-level LEVEL    error | warn | info | debug (overrides server.log_level)
+      --log-format FORMAT  pretty | json (default pretty)
+  -h, --help               show this help`;
+
 /** Usage of `bitrouter start`. */
 export const START_USAGE = `Usage: bitrouter start [OPTIONS]
 
@@ -22,12 +30,7 @@ ready and prints its ready line. The pid file (bitrouter.pid) and the log (bitro
 kept beside the config file, or in ~/.bitrouter/ (or $BITROUTER_HOME) without one. Refuses
 to start a second router for the same config. Not available on Windows (use \`serve\`).
 
-Options:
-  -c, --config PATH        config file (default: ./bitrouter.yaml, $BITROUTER_HOME, ~/.bitrouter)
-      --listen HOST:PORT   listen address, overrides server.listen
-      --log-level LEVEL    error | warn | info | debug (overrides server.log_level)
-      --log-format FORMAT  pretty | json (default pretty)
-  -h, --help               show this help`;
+${START_OPTIONS_HELP}`;
 
 /** The options of `start` (and `restart`): `serve`'s, passed through to it. */
 export const START_OPTIONS = {
@@ -51,8 +54,30 @@ export const READY_TIMEOUT_MS = 30_000;
 /** The ready line `serve` prints, and the URL in it. */
 const READY_LINE = /^bitrouter ready on (\S+?)\/v1\b.*$/m;
 
-/** Checks `start`'s options the way `serve` would, so a misuse exits 2 here, not in the log. */
-export function startOptions(
+/**
+ * Parses the arguments of `start` or `restart` (`command`), checking them the way `serve` would so
+ * a misuse exits 2 here, not in the log; undefined when `--help` was printed.
+ */
+export function parseStartArgs(
+  argv: string[],
+  command: string,
+  usage: string,
+  io: Io,
+): StartOptions | undefined {
+  const { values, positionals } = parseCommand(argv, START_OPTIONS, usage);
+  if (values.help) {
+    io.out(usage);
+    return undefined;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`${command} takes no arguments, got "${positionals[0]}"`, usage);
+  }
+  requireBackgroundSupport(command);
+  return startOptions(values, usage);
+}
+
+/** `start`'s options from parsed values. */
+function startOptions(
   values: { [K in keyof typeof START_OPTIONS]?: string | boolean },
   usage: string,
 ): StartOptions {
@@ -83,16 +108,8 @@ export function startOptions(
 
 /** `bitrouter start`. */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, START_OPTIONS, START_USAGE);
-  if (values.help) {
-    io.out(START_USAGE);
-    return 0;
-  }
-  if (positionals.length > 0) {
-    throw new UsageError(`start takes no arguments, got "${positionals[0]}"`, START_USAGE);
-  }
-  const options = startOptions(values, START_USAGE);
-  requireBackgroundSupport("start");
+  const options = parseStartArgs(argv, "start", START_USAGE, io);
+  if (!options) return 0;
   const files = findDaemonFiles(options.config, io);
   await refuseIfRunning(files, io);
   return await startInBackground(files, options, io);

@@ -6,33 +6,22 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { startFake } from "../fakes/upstream.ts";
-import { BINARY_PERMISSIONS, type CliResult, ROOT } from "./cli.ts";
+import { type CliResult, runCli } from "./cli.ts";
 import { within } from "./helpers.ts";
 
-/** The binary's permissions; `start` and `stop` spawn and signal, so --allow-run too. */
-const PERMISSIONS = [...new Set([...BINARY_PERMISSIONS, "--allow-run"])];
-
-/** Runs `bitrouter ARGS` in `dir` (also its HOME), with only a clean environment. */
-async function bitrouter(args: string[], dir: string): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSIONS, `${ROOT}main.ts`, ...args],
+/** Runs `bitrouter ARGS` in `dir` (also its HOME), as the binary would, with a clean environment. */
+function bitrouter(args: string[], dir: string): Promise<CliResult> {
+  return runCli(args, {
     cwd: dir,
-    clearEnv: true,
     env: {
-      HOME: dir,
+      // `start` runs the router with Deno, and `stop` may ask `ps`.
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       // Deno's own cache stays where it is, though HOME moves.
       DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
       DENO_NO_UPDATE_CHECK: "1",
-      NO_COLOR: "1",
       BITROUTER_DISCOVERY: "off",
     },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  });
 }
 
 /**
