@@ -106,7 +106,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   const recent = new RecentRequests();
   const stopping = new AbortController();
   const overview = usage
-    ? new UsageOverviewCache((from, size) => usage.series(from, size))
+    ? new UsageOverviewCache((from, until, size) => usage.series(from, until, size))
     : undefined;
   // Every finished request: priced, counted, stored (off the request path), then logged.
   const observed = observingLogger(log, (r) => {

@@ -229,7 +229,7 @@ export class SqliteUsageBackend implements UsageBackend {
     return Promise.resolve(all.map(fromSql));
   }
 
-  series(sinceMs: number, bucketMs: number): Promise<UsageBucket[]> {
+  series(sinceMs: number, untilMs: number, bucketMs: number): Promise<UsageBucket[]> {
     const size = Math.max(1, Math.floor(bucketMs));
     const all = this.#db.prepare(
       `SELECT (CAST(time_ms AS INTEGER) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS start_ms,
@@ -240,8 +240,8 @@ export class SqliteUsageBackend implements UsageBackend {
           ELSE 0 END) AS hosted_tokens,
         sum(CASE WHEN local = 0 THEN coalesce(cost_usd, 0) ELSE 0 END) AS hosted_cost_usd,
         sum(CASE WHEN local = 1 THEN coalesce(hosted_equivalent_usd, 0) ELSE 0 END) AS saved_usd
-      FROM requests WHERE time_ms >= ? GROUP BY start_ms ORDER BY start_ms`,
-    ).all(size, size, sinceMs) as Record<string, SqlValue>[];
+      FROM requests WHERE time_ms >= ? AND time_ms < ? GROUP BY start_ms ORDER BY start_ms`,
+    ).all(size, size, sinceMs, untilMs) as Record<string, SqlValue>[];
     return Promise.resolve(all.map((o) => ({
       startMs: Number(o.start_ms),
       requests: Number(o.requests),

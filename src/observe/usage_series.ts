@@ -32,9 +32,10 @@ export interface UsageOverview {
   pending?: boolean;
 }
 
-/** Reads sums per bucket from the store (UsageRecorder.series); undefined when it cannot. */
+/** Reads sums per bucket of [sinceMs, untilMs) from the store (UsageRecorder.series); undefined when it cannot. */
 export type SeriesReader = (
   sinceMs: number,
+  untilMs: number,
   bucketMs: number,
 ) => Promise<UsageBucket[] | undefined>;
 
@@ -99,22 +100,39 @@ function pendingOverview(nowMs: number): UsageOverview {
   return { ...usageOverviewOf([], [], nowMs), pending: true };
 }
 
-/** How long the sums of the days before today are kept: they change only at midnight (or a prune). */
-const PAST_DAYS_MS = 300_000;
+/**
+ * How long the sum of a finished hour or day is kept before it is read again: rows land in the
+ * past only through a late flush (at most a second or so), and leave it only by a prune.
+ */
+const FINISHED_MS = 3_600_000;
+
+/** How long after its end a bucket may still gain rows (the recorder flushes every second). */
+const SETTLE_MS = 10_000;
+
+/** A finished bucket's sum as last read (null: the store holds no row in it). */
+interface Finished {
+  bucket: UsageBucket | null;
+  /** When it is read again. */
+  expires: number;
+}
 
 /**
  * The usage overview, summed in the store (off the event loop) at most every ttlMs however often
- * the status endpoint is asked: a cached answer is served while a newer one is read. Each read
- * sums the last 24 hours and today; the 29 days before today are summed again only every five
- * minutes, so an open dashboard does not rescan a month of rows every few seconds. The first
- * answer waits at most waitMs, so a status request stays quick (`bitrouter route` gives it
- * 300 ms); past it the overview says `pending`.
+ * the status endpoint is asked: a cached answer is served while a newer one is read.
+ *
+ * Every store read covers one bucket — an hour, or a day — so no single query scans more than a
+ * day of rows, whatever the store holds, and the writer thread that runs it (and must answer
+ * within its time limit, or be replaced) is never held long. Finished hours and days are read once
+ * and kept (FINISHED_MS); each refresh reads only the current hour, and today is the sum of its
+ * hours. The first answer waits at most waitMs, so a status request stays quick (`bitrouter route`
+ * gives it 300 ms); past it the overview says `pending`.
  */
 export class UsageOverviewCache {
   #value: UsageOverview | null | undefined;
   #at = -Infinity;
   #reading: Promise<UsageOverview | null> | undefined;
-  #pastDays: { firstDay: number; at: number; buckets: UsageBucket[] } | undefined;
+  /** Finished buckets by `size:start`. */
+  readonly #finished = new Map<string, Finished>();
 
   constructor(
     private readonly read: SeriesReader,
@@ -141,24 +159,19 @@ export class UsageOverviewCache {
   }
 
   async #readOnce(now: number): Promise<UsageOverview | null> {
-    const firstHour = Math.floor(now / HOUR_MS) * HOUR_MS - 23 * HOUR_MS;
+    const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
+    const firstHour = currentHour - 23 * HOUR_MS;
     const today = Math.floor(now / DAY_MS) * DAY_MS;
     const firstDay = today - 29 * DAY_MS;
     let value: UsageOverview | null = null;
     try {
-      const hours = await this.read(firstHour, HOUR_MS);
-      const todays = hours && await this.read(today, DAY_MS);
-      let past = this.#pastDays;
-      if (todays && (past?.firstDay !== firstDay || now - past.at >= PAST_DAYS_MS)) {
-        const days = await this.read(firstDay, DAY_MS);
-        past = days
-          ? { firstDay, at: now, buckets: days.filter((b) => b.startMs < today) }
-          : undefined;
-        this.#pastDays = past;
+      const current = await this.read(currentHour, currentHour + HOUR_MS, HOUR_MS);
+      const hours = current && await this.#finishedBuckets(firstHour, currentHour, HOUR_MS, now);
+      const days = hours && await this.#finishedBuckets(firstDay, today, DAY_MS, now);
+      if (current && hours && days) {
+        const hourly = [...hours, ...current];
+        value = usageOverviewOf(hourly, [...days, todayOf(hourly, today)], now);
       }
-      value = hours && todays && past
-        ? usageOverviewOf(hours, [...past.buckets, ...todays], now)
-        : null;
     } catch {
       value = null;
     }
@@ -166,4 +179,56 @@ export class UsageOverviewCache {
     this.#at = now;
     return value;
   }
+
+  /**
+   * The sums of the finished buckets of `size` in [from, until), read one bucket per query where
+   * not kept; undefined when the store cannot be read. Buckets that left the window are dropped.
+   */
+  async #finishedBuckets(
+    from: number,
+    until: number,
+    size: number,
+    now: number,
+  ): Promise<UsageBucket[] | undefined> {
+    for (const [key, f] of this.#finished) {
+      const [s, start] = key.split(":").map(Number);
+      if ((s === size && start < from) || f.expires <= now) this.#finished.delete(key);
+    }
+    const out: UsageBucket[] = [];
+    for (let start = from; start < until; start += size) {
+      const key = `${size}:${start}`;
+      let f = this.#finished.get(key);
+      if (!f) {
+        const read = await this.read(start, start + size, size);
+        if (!read) return undefined;
+        // Read while rows may still land in it: read again at the next refresh.
+        const settled = now >= start + size + SETTLE_MS;
+        f = { bucket: read[0] ?? null, expires: settled ? now + FINISHED_MS : now };
+        this.#finished.set(key, f);
+      }
+      if (f.bucket) out.push(f.bucket);
+    }
+    return out;
+  }
+}
+
+/** Today's bucket: the sum of its hours (all of them within the last 24). */
+function todayOf(hours: UsageBucket[], today: number): UsageBucket {
+  const sum: UsageBucket = {
+    startMs: today,
+    requests: 0,
+    localTokens: 0,
+    hostedTokens: 0,
+    hostedCostUsd: 0,
+    savedUsd: 0,
+  };
+  for (const h of hours) {
+    if (h.startMs < today) continue;
+    sum.requests += h.requests;
+    sum.localTokens += h.localTokens;
+    sum.hostedTokens += h.hostedTokens;
+    sum.hostedCostUsd += h.hostedCostUsd;
+    sum.savedUsd += h.savedUsd;
+  }
+  return sum;
 }

@@ -59,11 +59,11 @@ export interface UsageBackend {
   /** Deletes rows finished before beforeMs; how many went. */
   prune(beforeMs: number): Promise<number>;
   /**
-   * Totals per time bucket of bucketMs (UTC-aligned: hours, days) for rows finished at or after
-   * sinceMs, oldest first, empty buckets left out; summed where the rows are (the dashboard's
-   * charts), never by shipping the rows. Absent: the backend cannot tell.
+   * Totals per time bucket of bucketMs (UTC-aligned: hours, days) for rows finished in
+   * [sinceMs, untilMs), oldest first, empty buckets left out; summed where the rows are (the
+   * dashboard's charts), never by shipping the rows. Absent: the backend cannot tell.
    */
-  series?(sinceMs: number, bucketMs: number): Promise<UsageBucket[]>;
+  series?(sinceMs: number, untilMs: number, bucketMs: number): Promise<UsageBucket[]>;
   close(): Promise<void>;
   /**
    * True once the backend can never write again (a writer thread that died or hung): the recorder
@@ -255,13 +255,17 @@ export class UsageRecorder {
    * The store's totals per bucket (see UsageBackend.series), after writing what waits so they
    * include the requests just finished; undefined when the store cannot be read or cannot tell.
    */
-  async series(sinceMs: number, bucketMs: number): Promise<UsageBucket[] | undefined> {
+  async series(
+    sinceMs: number,
+    untilMs: number,
+    bucketMs: number,
+  ): Promise<UsageBucket[] | undefined> {
     if (this.#closed) return undefined;
     await this.flush();
     const backend = await this.#ready();
     if (!backend?.series) return undefined;
     try {
-      return await backend.series(sinceMs, bucketMs);
+      return await backend.series(sinceMs, untilMs, bucketMs);
     } catch (e) {
       this.#o.log.debug(`usage store ${this.#o.where}: cannot sum usage: ${messageOf(e)}`);
       this.#dropIfBroken(backend);

@@ -49,7 +49,7 @@ async function answer(ask: WorkerAsk): Promise<unknown> {
     case "prune":
       return await store.prune(ask.beforeMs);
     case "series":
-      return await store.series(ask.sinceMs, ask.bucketMs);
+      return await store.series(ask.sinceMs, ask.untilMs, ask.bucketMs);
     case "close": {
       const closing = store;
       store = undefined;

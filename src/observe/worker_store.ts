@@ -6,7 +6,7 @@ type Ask =
   | { op: "insert"; rows: UsageRow[] }
   | { op: "rows"; sinceMs: number }
   | { op: "prune"; beforeMs: number }
-  | { op: "series"; sinceMs: number; bucketMs: number }
+  | { op: "series"; sinceMs: number; untilMs: number; bucketMs: number }
   | { op: "close" };
 
 /** …numbered, so its answer finds it. */
@@ -100,8 +100,8 @@ export class WorkerUsageBackend implements UsageBackend {
     return this.#ask({ op: "prune", beforeMs }) as Promise<number>;
   }
 
-  series(sinceMs: number, bucketMs: number): Promise<UsageBucket[]> {
-    return this.#ask({ op: "series", sinceMs, bucketMs }) as Promise<UsageBucket[]>;
+  series(sinceMs: number, untilMs: number, bucketMs: number): Promise<UsageBucket[]> {
+    return this.#ask({ op: "series", sinceMs, untilMs, bucketMs }) as Promise<UsageBucket[]>;
   }
 
   /** Closes the database (bounded by answerMs) and ends the worker, so the process can exit. */

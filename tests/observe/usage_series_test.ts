@@ -9,6 +9,7 @@ import { UsageRecorder, type UsageRow } from "../../src/observe/usage_store.ts";
 import { UsageOverviewCache, usageOverviewOf } from "../../src/observe/usage_series.ts";
 import { RecentRequests } from "../../src/observe/recent_requests.ts";
 import { type RequestRecord, silentLogger } from "../../src/observe/log.ts";
+import { until } from "../e2e/helpers.ts";
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -57,7 +58,7 @@ Deno.test("series sums local and hosted tokens, hosted cost and savings per buck
       row(hour - 2 * DAY),
       row(hour + 4, { local: null, provider: null, inputTokens: null, outputTokens: null }),
     ]);
-    const hours = await store.series(hour - 23 * HOUR, HOUR);
+    const hours = await store.series(hour - 23 * HOUR, hour + HOUR, HOUR);
     assert.deepEqual(hours, [
       {
         startMs: hour - HOUR,
@@ -76,7 +77,12 @@ Deno.test("series sums local and hosted tokens, hosted cost and savings per buck
         savedUsd: 0.5,
       },
     ]);
-    const overview = usageOverviewOf(hours, await store.series(0, DAY), now);
+    assert.deepEqual(
+      await store.series(hour - HOUR, hour, HOUR),
+      [hours[0]],
+      "a bucket's rows only: nothing at or after untilMs",
+    );
+    const overview = usageOverviewOf(hours, await store.series(0, hour + HOUR, DAY), now);
     assert.equal(overview.hourly.length, 24);
     assert.equal(overview.daily.length, 30);
     assert.equal(overview.hourly[23].start, new Date(hour).toISOString());
@@ -111,7 +117,7 @@ Deno.test("the recorder sums through the worker, including rows not yet flushed"
     const now = Date.now();
     recorder.add(row(now));
     recorder.add(row(now, hosted));
-    const buckets = await recorder.series(now - HOUR, HOUR);
+    const buckets = await recorder.series(now - HOUR, now + 1, HOUR);
     assert.equal(buckets?.length, 1);
     assert.equal(buckets![0].localTokens, 15);
     assert.equal(buckets![0].hostedTokens, 15);
@@ -121,26 +127,23 @@ Deno.test("the recorder sums through the worker, including rows not yet flushed"
   }
 });
 
-Deno.test("the overview is read at most once per ttl, and a slow first read says pending", async () => {
-  const reads: string[] = [];
+Deno.test("the overview reads one bucket per query, keeps finished ones, and a slow first read says pending", async () => {
+  const reads: { since: number; until: number; size: number }[] = [];
   let clock = Date.UTC(2026, 0, 10, 15, 30);
   const gate = Promise.withResolvers<void>();
   const cache = new UsageOverviewCache(
-    async (sinceMs, bucketMs) => {
-      reads.push(
-        `${bucketMs === HOUR ? "hours" : "days"} since ${new Date(sinceMs).toISOString()}`,
-      );
+    async (since, until, size) => {
+      reads.push({ since, until, size });
       await gate.promise;
-      return bucketMs === DAY
-        ? [{
-          startMs: sinceMs,
-          requests: 1,
-          localTokens: 3,
-          hostedTokens: 0,
-          hostedCostUsd: 0,
-          savedUsd: 0,
-        }]
-        : [];
+      // One local request of 3 tokens in every bucket asked for.
+      return [{
+        startMs: since,
+        requests: 1,
+        localTokens: 3,
+        hostedTokens: 0,
+        hostedCostUsd: 0,
+        savedUsd: 0,
+      }];
     },
     () => clock,
     3_000,
@@ -149,27 +152,57 @@ Deno.test("the overview is read at most once per ttl, and a slow first read says
   const first = await cache.get();
   assert.equal(first?.pending, true);
   gate.resolve();
+  await until(() => reads.length === 53, 2_000, "the first fill");
   await new Promise((r) => setTimeout(r, 0));
+  // The current hour, the 23 finished hours before it, the 29 days before today: each alone.
+  for (const r of reads) assert.equal(r.until - r.since, r.size, "one bucket per query");
+  assert.equal(reads.filter((r) => r.size === HOUR).length, 24);
+  assert.equal(reads.filter((r) => r.size === DAY).length, 29);
   const second = await cache.get();
   assert.equal(second?.pending, undefined);
-  assert.deepEqual(reads, [
-    "hours since 2026-01-09T16:00:00.000Z",
-    "days since 2026-01-10T00:00:00.000Z",
-    "days since 2025-12-12T00:00:00.000Z",
-  ]);
-  assert.equal(second?.daily[0].local_tokens, 3, "the oldest day, from the month's read");
-  assert.equal(second?.daily[29].local_tokens, 3, "today, from today's read");
+  assert.equal(second?.hourly.every((h) => h.local_tokens === 3), true);
+  assert.equal(second?.daily[0].local_tokens, 3, "the oldest day");
+  assert.equal(second?.daily[29].local_tokens, 16 * 3, "today: the sum of its 16 hours");
+  assert.equal(second?.today.requests, 16);
   await cache.get();
-  assert.equal(reads.length, 3, "cached within the ttl");
+  assert.equal(reads.length, 53, "cached within the ttl");
   clock += 3_500;
   const stale = await cache.get();
   assert.equal(stale, second, "a stale answer is served while the next is read");
   await new Promise((r) => setTimeout(r, 0));
-  assert.equal(reads.length, 5, "the last 24 hours and today again; the month is kept");
-  clock += 300_000;
+  assert.equal(reads.length, 54, "a refresh reads the current hour only");
+  clock += 3_600_000;
   await cache.get();
-  await new Promise((r) => setTimeout(r, 0));
-  assert.equal(reads.length, 8, "the month is read again after five minutes");
+  await until(() => reads.length === 54 + 53, 2_000, "the refill");
+  assert.equal(reads.length, 54 + 53, "finished buckets are read again after an hour");
+});
+
+Deno.test("a bucket read just after it ended is read again at the next refresh", async () => {
+  const reads: number[] = [];
+  let clock = Date.UTC(2026, 0, 10, 16, 0, 2); // 2 s into the hour: 15:00 may still gain rows
+  const cache = new UsageOverviewCache(
+    (since, _until, size) => {
+      if (size === HOUR) reads.push(since);
+      return Promise.resolve([]);
+    },
+    () => clock,
+    3_000,
+    1_000,
+  );
+  await cache.get();
+  const previousHour = Date.UTC(2026, 0, 10, 15);
+  assert.equal(reads.filter((s) => s === previousHour).length, 1);
+  clock += 20_000;
+  await cache.get();
+  await until(
+    () => reads.filter((s) => s === previousHour).length === 2,
+    2_000,
+    "the second read of 15:00",
+  );
+  clock += 20_000;
+  await cache.get();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(reads.filter((s) => s === previousHour).length, 2, "settled now: kept");
 });
 
 Deno.test("an overview without a store is null", async () => {
