@@ -276,7 +276,12 @@ function eventReader(body: ReadableStream<Uint8Array>) {
   };
 }
 
-const FAST: EventLimits = { maxSubscribers: 2, maxQueued: 4, statusEveryMs: 20, pingEveryMs: 50 };
+const FAST: EventLimits = {
+  maxSubscribers: 2,
+  maxQueuedBytes: 2_000,
+  statusEveryMs: 20,
+  pingEveryMs: 50,
+};
 
 function eventsOnly(sources: StatusSources, limits = FAST) {
   const live = liveStatus(sources);
@@ -373,7 +378,8 @@ Deno.test("events: a client that stops reading is dropped once its queue is full
   const sources = { recent };
   const { handler } = setup(sources, eventsOnly(sources, { ...FAST, pingEveryMs: 60_000 }));
   const res = await openEvents(handler);
-  // Nothing is read: the status event and these fill the queue of 4, then the stream is dropped.
+  // Nothing is read: the status event and these fill the queue of 2,000 bytes, then the stream
+  // is dropped.
   for (let i = 0; i < 10; i++) recent.push(record(`r${i}`), Date.now());
   const reader = res.body!.getReader();
   await assert.rejects(async () => {
@@ -386,6 +392,21 @@ Deno.test("events: a client that stops reading is dropped once its queue is full
   const [x, y] = [await openEvents(handler), await openEvents(handler)];
   assert.deepEqual([x.status, y.status], [200, 200]);
   await Promise.all([x.body!.cancel(), y.body!.cancel()]);
+});
+
+Deno.test("events: a stream whose first status is still being read when the stop begins is refused", async () => {
+  const stopping = new AbortController();
+  const gate = Promise.withResolvers<null>();
+  const sources = { stopping: stopping.signal, usage: () => gate.promise };
+  const { handler } = setup(sources, eventsOnly(sources));
+  const opening = openEvents(handler);
+  await new Promise((r) => setTimeout(r, 10));
+  stopping.abort();
+  gate.resolve(null);
+  const res = await opening;
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "5");
+  await res.body?.cancel();
 });
 
 Deno.test("events: streams end when the server begins to stop, and no new one opens", async () => {

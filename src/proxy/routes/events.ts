@@ -14,18 +14,21 @@ export const EVENTS_PATH = "/v1/bitrouter/events";
 export interface EventLimits {
   /** Streams open at once; one more gets 503 with Retry-After. */
   maxSubscribers: number;
-  /** Events waiting for a client that does not read; past it the client is dropped. */
-  maxQueued: number;
+  /** Bytes of events waiting for a client that does not read; past it the client is dropped. */
+  maxQueuedBytes: number;
   /** How often the status is looked at for a change. */
   statusEveryMs: number;
   /** How often a comment keeps idle proxies from closing the stream. */
   pingEveryMs: number;
 }
 
-/** The defaults: 16 streams, 256 events queued, status checked every second, a ping every 15 s. */
+/**
+ * The defaults: 16 streams, 1 MiB queued per stream (a few full statuses of a large config, or
+ * thousands of requests), status checked every second, a ping every 15 s.
+ */
 export const EVENT_LIMITS: EventLimits = {
   maxSubscribers: 16,
-  maxQueued: 256,
+  maxQueuedBytes: 1024 * 1024,
   statusEveryMs: 1_000,
   pingEveryMs: 15_000,
 };
@@ -114,14 +117,14 @@ export function eventsRoute(
     style: "openai",
     label: EVENTS_PATH,
     handle: async ({ request, table, deps, requestId, fail }) => {
-      if (sources.stopping?.aborted) {
-        return fail({
+      const shuttingDown = () =>
+        fail({
           status: 503,
           type: "server_error",
           code: "shutting_down",
           message: "BitRouter is shutting down",
         }, { "retry-after": "5" });
-      }
+      if (sources.stopping?.aborted) return shuttingDown();
       if (subscribers.size + connecting >= limits.maxSubscribers) {
         return fail({
           status: 503,
@@ -139,6 +142,8 @@ export function eventsRoute(
       } finally {
         connecting--;
       }
+      // The shutdown may have begun while the first status was read: its streams are ended.
+      if (sources.stopping?.aborted) return shuttingDown();
       const { recent: _, ...rest } = first;
       let subscriber: Subscriber;
       const body = new ReadableStream<Uint8Array>({
@@ -171,7 +176,7 @@ export function eventsRoute(
         cancel() {
           subscriber.end(true);
         },
-      }, new CountQueuingStrategy({ highWaterMark: limits.maxQueued }));
+      }, new ByteLengthQueuingStrategy({ highWaterMark: limits.maxQueuedBytes }));
       return new Response(body, {
         headers: {
           "content-type": "text/event-stream; charset=utf-8",
