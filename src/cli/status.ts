@@ -5,6 +5,8 @@ import type { UsageTotals } from "../observe/usage_series.ts";
 import { parseCommand } from "./args.ts";
 import { CliError, type Io, table, UsageError } from "./io.ts";
 import { loadForCli } from "./load.ts";
+import { findDaemonFiles, readPidFile } from "./daemon_files.ts";
+import { readUpTo } from "../proxy/upstream_body.ts";
 
 /** Usage of `bitrouter status`. */
 export const STATUS_USAGE = `Usage: bitrouter status [OPTIONS]
@@ -12,8 +14,9 @@ export const STATUS_USAGE = `Usage: bitrouter status [OPTIONS]
 Ask the running bitrouter what the dashboard (its page at /) shows: each provider's state, in
 flight / cap and queue, endpoints cooling down and why, the order each virtual model's endpoints
 would be tried now, the last requests, and usage today and this week, local against hosted.
-The address is server.listen of the config (or --url); the key, when auth is on, is
-BITROUTER_API_KEY or the first of server.api_keys.
+The address is --url, else the one \`bitrouter start\` noted beside the config, else
+server.listen; the key, when auth is on, is BITROUTER_API_KEY, or the first of
+server.api_keys when the address is the config's own router.
 
 Options:
   -c, --config PATH   config file (for the address and the key)
@@ -23,6 +26,28 @@ Options:
 
 /** How long the router gets to answer each request. */
 const ANSWER_MS = 3_000;
+
+/** The largest status document read; a real one, even of a large config, is far smaller. */
+const MAX_STATUS_BYTES = 16 * 1024 * 1024;
+
+/** Nothing answers at the address. */
+class NotRunningError extends CliError {
+  constructor(origin: string) {
+    super(
+      `no bitrouter is running at ${origin}`,
+      "start one with `bitrouter start` or `bitrouter serve`, or pass --url",
+    );
+  }
+}
+
+/** Text with control characters (C0, DEL, C1) shown escaped, as `\x1b`: safe for a terminal. */
+export function printable(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
 
 /** How many of the last requests the text shows. */
 const SHOWN_REQUESTS = 10;
@@ -53,21 +78,44 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     }
   }
   const { config } = await loadForCli(values.config, io);
-  origin ??= listenOrigin(config.server);
-  const key = io.env("BITROUTER_API_KEY")?.trim() ||
-    (config.server.skipAuth ? undefined : config.server.apiKeys[0]);
+  // The config's router: where `start` noted it runs (a --listen or port 0 moves it), else
+  // server.listen.
+  const started = await readPidFile(findDaemonFiles(values.config, io).pid).catch(() => undefined);
+  const own = [started?.url && originOf(started.url), listenOrigin(config.server)]
+    .filter((o): o is string => !!o);
+  // The config's key goes to the config's own router only, never to any --url.
+  const configKey = config.server.skipAuth ? undefined : config.server.apiKeys[0];
+  const keyFor = (o: string) =>
+    io.env("BITROUTER_API_KEY")?.trim() || (own.includes(o) ? configKey : undefined);
 
-  let status = await askStatus(origin, key, io.fetch);
+  let status: ServerStatus | undefined;
+  if (origin === undefined) {
+    // The noted address first; a router that has since gone leaves the config's to try.
+    for (const [i, o] of own.entries()) {
+      try {
+        status = await askStatus(o, keyFor(o), io.fetch);
+        origin = o;
+        break;
+      } catch (e) {
+        if (!(e instanceof NotRunningError) || i === own.length - 1) throw e;
+      }
+    }
+  } else {
+    status = await askStatus(origin, keyFor(origin), io.fetch);
+  }
+  origin = origin!;
+  const key = keyFor(origin);
   // The usage store had not answered yet (its first read of this run): ask again, a few times.
-  for (let again = 0; status.usage?.pending && again < 3; again++) {
+  for (let again = 0; status!.usage?.pending && again < 3; again++) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     status = await askStatus(origin, key, io.fetch);
   }
   if (values.json) {
-    io.out(JSON.stringify({ url: origin, ...status }));
+    io.out(JSON.stringify({ url: origin, ...status! }));
     return 0;
   }
-  for (const line of statusText(status, origin)) io.out(line);
+  // Ids, model names and errors are others' text: no control character reaches the terminal.
+  for (const line of statusText(status!, origin)) io.out(printable(line));
   return 0;
 }
 
@@ -112,10 +160,7 @@ async function askStatus(
     health = await get("/health");
     await health.body?.cancel();
   } catch {
-    throw new CliError(
-      `no bitrouter is running at ${origin}`,
-      "start one with `bitrouter start` or `bitrouter serve`, or pass --url",
-    );
+    throw new NotRunningError(origin);
   }
   if (!health.headers.has("x-bitrouter-version")) {
     throw new CliError(
@@ -139,10 +184,17 @@ async function askStatus(
     );
   }
   if (!res.ok) {
-    const text = (await res.text()).slice(0, 300);
+    const head = await readUpTo(res, 300).catch(() => undefined);
+    const text = printable(new TextDecoder().decode(head?.bytes ?? new Uint8Array()));
     throw new CliError(`the bitrouter at ${origin} answered ${res.status}: ${text}`);
   }
-  const status = await res.json().catch(() => undefined) as ServerStatus | undefined;
+  const read = await readUpTo(res, MAX_STATUS_BYTES, false).catch(() => undefined);
+  let status: ServerStatus | undefined;
+  try {
+    status = read?.whole ? JSON.parse(new TextDecoder().decode(read.bytes)) : undefined;
+  } catch {
+    status = undefined;
+  }
   if (status?.object !== "bitrouter.status" || !Array.isArray(status.endpoints)) {
     throw new CliError(`the bitrouter at ${origin} answered a status this version cannot read`);
   }

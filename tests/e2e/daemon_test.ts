@@ -123,6 +123,10 @@ Deno.test({
         status.stdout,
         new RegExp(`^bitrouter \\S+ at ${url} — config ${dir}/bitrouter.yaml`),
       );
+      // Without --url: the address start noted (it listens on a port the config does not name).
+      const found = await bitrouter(["status"], dir);
+      assert.equal(found.code, 0, found.stderr);
+      assert.match(found.stdout, new RegExp(`^bitrouter \\S+ at ${url} — `));
 
       const stop = await bitrouter(["stop"], dir);
       assert.equal(stop.code, 0, stop.stderr);
