@@ -1,18 +1,42 @@
-import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+import { currentRuntime } from "./self_command.ts";
 import { CliError } from "./io.ts";
 
 /** What a pid names now: our router, nothing (exited), or another program (the pid was reused). */
 export type ProcessState = "bitrouter" | "gone" | "other";
 
+/** What identifies this bitrouter's router in a command line. */
+export interface SelfPaths {
+  /** This program: the compiled binary, or Deno. */
+  execPath: string;
+  /** Under Deno, the main.ts Deno runs; undefined for the compiled binary. */
+  mainPath?: string;
+}
+
+/** This process's SelfPaths. */
+export function selfPaths(): SelfPaths {
+  const runtime = currentRuntime();
+  return {
+    execPath: runtime.execPath,
+    mainPath: runtime.standalone ? undefined : fileURLToPath(runtime.mainUrl),
+  };
+}
+
 /**
- * True when a command line is a bitrouter's `serve`: the compiled binary, or Deno running
- * main.ts. `execPath` is this program's, which a renamed binary shares with its router.
+ * True when a command line (its arguments joined by spaces, as `ps` prints them) is a
+ * bitrouter's `serve`: this binary (renamed or not) or another named bitrouter, or — under
+ * Deno — Deno running this install's main.ts; never any other program's `serve` (`deno serve`).
+ * Paths may hold spaces.
  */
-export function isBitrouterCommand(args: string[], execPath: string): boolean {
-  if (!args.includes("serve")) return false;
-  const program = args[0] ?? "";
-  return program === execPath || /bitrouter/i.test(basename(program)) ||
-    args.some((a) => basename(a) === "main.ts");
+export function isBitrouterCommand(command: string, self: SelfPaths): boolean {
+  const at = command.search(/ serve(?= |$)/);
+  if (at < 0) return false;
+  // What runs `serve`: the binary, or `deno run … main.ts`.
+  const program = command.slice(0, at);
+  if (self.mainPath !== undefined) {
+    if (program.endsWith(` ${self.mainPath}`)) return true;
+  } else if (program === self.execPath) return true;
+  return /bitrouter[^/\\]*$/i.test(program);
 }
 
 /**
@@ -22,14 +46,15 @@ export function isBitrouterCommand(args: string[], execPath: string): boolean {
  * one.
  */
 export async function processState(pid: number): Promise<ProcessState> {
-  const execPath = Deno.execPath();
+  const self = selfPaths();
   const ps = await output("ps", ["-o", "stat=", "-o", "args=", "-p", String(pid)]);
   if (ps) {
     const line = ps.out.trim();
     if (!ps.ok || line === "") return "gone";
-    const [state, ...command] = line.split(/\s+/);
+    const state = line.split(/\s/, 1)[0];
     if (state.startsWith("Z")) return "gone";
-    return isBitrouterCommand(command, execPath) ? "bitrouter" : "other";
+    const command = line.slice(state.length).trim();
+    return isBitrouterCommand(command, self) ? "bitrouter" : "other";
   }
   const proc = await output("/bin/sh", [
     "-c",
@@ -47,7 +72,7 @@ export async function processState(pid: number): Promise<ProcessState> {
     const args = proc.out.slice(newline + 1).split("\0").filter((a) => a !== "");
     // An unreadable command line (another user's process under hidepid) is taken at its word.
     if (args.length === 0) return "bitrouter";
-    return isBitrouterCommand(args, execPath) ? "bitrouter" : "other";
+    return isBitrouterCommand(args.join(" "), self) ? "bitrouter" : "other";
   }
   try {
     Deno.kill(pid, 0 as unknown as Deno.Signal);

@@ -82,19 +82,36 @@ Deno.test("a pid file holds the pid and, once ready, the URL; anything else is n
 });
 
 Deno.test("a reused pid running another program is not taken for a bitrouter", () => {
-  const deno = "/usr/bin/deno";
+  const deno = { execPath: "/usr/bin/deno", mainPath: "/src/br/main.ts" };
+  const binary = { execPath: "/opt/br" };
+  assert.ok(
+    isBitrouterCommand("/usr/bin/deno run --allow-net /src/br/main.ts serve -c /a.yaml", deno),
+  );
+  assert.ok(isBitrouterCommand("/usr/local/bin/bitrouter serve", deno));
+  // A renamed binary is recognised as the same program as this one.
+  assert.ok(isBitrouterCommand("/opt/br serve", binary));
+  assert.ok(isBitrouterCommand("/opt/br serve -c /etc/bitrouter/bitrouter.yaml", binary));
+  // Paths with spaces (macOS's Application Support).
   assert.ok(
     isBitrouterCommand(
-      [deno, "run", "--allow-net", "/src/br/main.ts", "serve", "-c", "/a.yaml"],
-      deno,
+      "/Users/me/Library/Application Support/bin/bitrouter serve -c /Users/me/a b/c.yaml",
+      { execPath: "/Users/me/Library/Application Support/bin/bitrouter" },
     ),
   );
-  assert.ok(isBitrouterCommand(["/usr/local/bin/bitrouter", "serve"], "/other"));
-  // A renamed binary is recognised as the same program as this one.
-  assert.ok(isBitrouterCommand(["/opt/br", "serve"], "/opt/br"));
-  assert.ok(!isBitrouterCommand(["/usr/sbin/nginx", "-g", "daemon off;"], deno));
-  assert.ok(!isBitrouterCommand(["/usr/local/bin/bitrouter", "logs", "-f"], deno));
-  assert.ok(!isBitrouterCommand(["python3", "-m", "http.server"], deno));
+  assert.ok(
+    isBitrouterCommand("/usr/bin/deno run /Users/me/my code/br/main.ts serve", {
+      execPath: "/usr/bin/deno",
+      mainPath: "/Users/me/my code/br/main.ts",
+    }),
+  );
+  // Not ours: another program's `serve`, another install's main.ts, other commands.
+  assert.ok(!isBitrouterCommand("/usr/bin/deno serve app.ts", deno));
+  assert.ok(!isBitrouterCommand("/usr/bin/deno run /elsewhere/main.ts serve", deno));
+  assert.ok(!isBitrouterCommand("/opt/br-old/tool serve", binary));
+  assert.ok(!isBitrouterCommand("/usr/sbin/nginx -g daemon off;", deno));
+  assert.ok(!isBitrouterCommand("/usr/local/bin/bitrouter logs -f", deno));
+  assert.ok(!isBitrouterCommand("python3 -m http.server", deno));
+  assert.ok(!isBitrouterCommand("/srv/bitrouter-data/app serve", binary));
 });
 
 Deno.test("this program re-runs itself: the binary directly, or deno run with the binary's permissions over main.ts", () => {
