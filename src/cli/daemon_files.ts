@@ -85,6 +85,54 @@ export async function writePidFile(path: string, record: PidRecord): Promise<voi
   }
 }
 
+/**
+ * Runs `body` holding `PID_FILE.lock` beside the pid file, created exclusively, so two `start`s
+ * (or a `start` and a `restart`) for one config cannot both spawn a router between checking the
+ * pid file and writing it. A lock left by a start that died (its pid no longer running) is taken
+ * over; one held by a running start is refused.
+ */
+export async function withStartLock<T>(
+  files: DaemonFiles,
+  holderRunning: (pid: number) => Promise<boolean>,
+  body: () => Promise<T>,
+): Promise<T> {
+  const lock = `${files.pid}.lock`;
+  for (let attempt = 0;; attempt++) {
+    try {
+      // In zero-config the folder (~/.bitrouter) may not exist yet.
+      await Deno.mkdir(files.dir, { recursive: true });
+      await Deno.writeTextFile(lock, `${Deno.pid}\n`, { createNew: true });
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        throw new CliError(
+          `cannot write ${lock}: ${(e as Error).message}`,
+          "the pid file lives beside the config; pick a config in a folder you can write with -c",
+        );
+      }
+      if (attempt > 0) {
+        throw new CliError(
+          `${lock} is held by another \`bitrouter start\` or \`restart\``,
+          "wait for it, then see `bitrouter status`",
+        );
+      }
+      const holder = parseInt(await Deno.readTextFile(lock).catch(() => ""));
+      if (Number.isInteger(holder) && await holderRunning(holder)) {
+        throw new CliError(
+          `another \`bitrouter start\` or \`restart\` (pid ${holder}) is starting this config's router`,
+          `wait for it, then see \`bitrouter status\`; if no such command runs, remove ${lock}`,
+        );
+      }
+      await Deno.remove(lock).catch(() => {});
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await Deno.remove(lock).catch(() => {});
+  }
+}
+
 /** Removes the pid file if it still names `pid` (a newer router may have replaced it). */
 export async function removePidFile(path: string, pid: number): Promise<void> {
   const now = await readPidFile(path).catch(() => undefined);

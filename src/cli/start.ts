@@ -8,6 +8,7 @@ import {
   readFrom,
   readPidFile,
   removePidFile,
+  withStartLock,
   writePidFile,
 } from "./daemon_files.ts";
 import { processState, requireBackgroundSupport, signal } from "./daemon_process.ts";
@@ -111,8 +112,15 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
   const options = parseStartArgs(argv, "start", START_USAGE, io);
   if (!options) return 0;
   const files = findDaemonFiles(options.config, io);
-  await refuseIfRunning(files, io);
-  return await startInBackground(files, options, io);
+  return await withStartLock(files, isRunning, async () => {
+    await refuseIfRunning(files, io);
+    return await startInBackground(files, options, io);
+  });
+}
+
+/** Whether a process runs as `pid` (any program: a lock's holder is a `start`, not a router). */
+export async function isRunning(pid: number): Promise<boolean> {
+  return await processState(pid) !== "gone";
 }
 
 /** Throws when the pid file names a running router; removes a stale one. */

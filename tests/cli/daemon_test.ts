@@ -9,6 +9,7 @@ import {
   daemonFilesFor,
   parsePidFile,
   readPidFile,
+  withStartLock,
   writePidFile,
 } from "../../src/cli/daemon_files.ts";
 import { isBitrouterCommand } from "../../src/cli/daemon_process.ts";
@@ -302,4 +303,30 @@ Deno.test("the launchd plist is well formed and runs `bitrouter serve -c` with t
   assert.ok((plist.ExitTimeOut as number) > 30);
   assert.match(plist.StandardOutPath as string, /^\/usr\/local\/var\/log\//);
   assert.match(plist.StandardErrorPath as string, /^\/usr\/local\/var\/log\//);
+});
+
+Deno.test("a start lock left by a start that died is taken over; one held by a running process is refused", async () => {
+  await withDir(async (dir) => {
+    const files = daemonFilesFor(
+      { path: `${dir}/bitrouter.yaml`, source: "flag" },
+      dir,
+      () => undefined,
+    );
+    const lock = `${files.pid}.lock`;
+    await Deno.writeTextFile(lock, "999999\n");
+    let ran = false;
+    await withStartLock(files, (pid) => Promise.resolve(pid !== 999999), () => {
+      ran = true;
+      return Promise.resolve();
+    });
+    assert.ok(ran, "the dead holder's lock was taken over");
+    await assert.rejects(Deno.stat(lock), Deno.errors.NotFound, "released after the body");
+
+    await Deno.writeTextFile(lock, "4242\n");
+    await assert.rejects(
+      withStartLock(files, () => Promise.resolve(true), () => Promise.resolve()),
+      /another `bitrouter start` or `restart` \(pid 4242\)/,
+    );
+    assert.equal(await Deno.readTextFile(lock), "4242\n", "a live holder's lock is left alone");
+  });
 });

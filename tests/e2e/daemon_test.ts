@@ -153,6 +153,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "while another start holds the config's lock, start is refused and spawns nothing",
+  ignore: Deno.build.os === "windows",
+  fn: () =>
+    withFolder("server: { watch: false }\n", async (dir, started) => {
+      // A start under way (this test process stands in for it: a live pid) holds the lock.
+      await Deno.writeTextFile(`${dir}/bitrouter.pid.lock`, `${Deno.pid}\n`);
+      const refused = await bitrouter(["start", "--listen", "127.0.0.1:0"], dir);
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(
+        refused.stderr,
+        new RegExp(`another \`bitrouter start\` or \`restart\` \\(pid ${Deno.pid}\\)`),
+      );
+      await assert.rejects(Deno.stat(`${dir}/bitrouter.pid`), Deno.errors.NotFound);
+      await assert.rejects(Deno.stat(`${dir}/bitrouter.log`), Deno.errors.NotFound);
+      // Once it is gone, start goes ahead and leaves no lock behind.
+      await Deno.remove(`${dir}/bitrouter.pid.lock`);
+      await start(dir, started);
+      await assert.rejects(Deno.stat(`${dir}/bitrouter.pid.lock`), Deno.errors.NotFound);
+      const stop = await bitrouter(["stop"], dir);
+      assert.equal(stop.code, 0, stop.stderr);
+    }),
+});
+
+Deno.test({
   name: "a stale pid file is replaced by start and reported by stop",
   ignore: Deno.build.os === "windows",
   fn: () =>
