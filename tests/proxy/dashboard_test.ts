@@ -16,7 +16,8 @@ import { liveStatus, STATUS_PATH, statusRouteWith } from "../../src/proxy/routes
 import { type EventLimits, EVENTS_PATH, eventsRoute } from "../../src/proxy/routes/events.ts";
 import { DASHBOARD_CSP } from "../../src/proxy/routes/dashboard.ts";
 import { forwardingRoute } from "../../src/proxy/routes/forwarding.ts";
-import type { StatusSources } from "../../src/proxy/routes/overview.ts";
+import { shownApiBase, type StatusSources } from "../../src/proxy/routes/overview.ts";
+import type { Provider } from "../../src/config/types.ts";
 
 const KEY = "k-dashboard-0123456789";
 
@@ -481,4 +482,19 @@ Deno.test("events: streams opening at once still keep to the limit", async () =>
   const answers = await Promise.all(opening);
   assert.deepEqual(answers.map((r) => r.status).sort(), [200, 200, 503]);
   await Promise.all(answers.map((r) => r.body?.cancel()));
+});
+
+Deno.test("an api_base is shown without user info, query or fragment, and without the provider's key", () => {
+  const provider = (apiBase: string, apiKey?: string) =>
+    ({ apiBase, apiKey, headers: {} }) as unknown as Provider;
+  assert.equal(shownApiBase(provider("http://u:pw@h.test:8080/v1")), "http://h.test:8080/v1");
+  assert.equal(
+    shownApiBase(provider("https://h.test/v1/?key=tok-123&x=1#frag")),
+    "https://h.test/v1/?…",
+  );
+  assert.equal(
+    shownApiBase(provider("https://h.test/sk-path-secret-1234/v1", "sk-path-secret-1234")),
+    "https://h.test/[redacted]/v1",
+  );
+  assert.equal(shownApiBase(provider("http://127.0.0.1:11434/v1")), "http://127.0.0.1:11434/v1");
 });

@@ -62,15 +62,21 @@ export interface VirtualModelView {
 /** Most models listed per provider: a hosted catalogue can list hundreds. */
 const MAX_MODELS_SHOWN = 200;
 
-/** The api_base as shown: no `user:password@`, no secret of the provider anywhere in it. */
+/**
+ * The api_base as shown: no `user:password@`, no query or fragment (where some put a token:
+ * `?key=`), and no secret of the provider anywhere in what is left. A hidden query shows as `?…`.
+ */
 export function shownApiBase(p: Provider): string {
   let text = p.apiBase;
   try {
     const u = new URL(p.apiBase);
-    if (u.username || u.password) {
+    if (u.username || u.password || u.search || u.hash) {
+      const query = u.search ? "?…" : "";
       u.username = "";
       u.password = "";
-      text = u.href.replace(/\/$/, p.apiBase.endsWith("/") ? "/" : "");
+      u.search = "";
+      u.hash = "";
+      text = u.href.replace(/\/$/, p.apiBase.split(/[?#]/)[0].endsWith("/") ? "/" : "") + query;
     }
   } catch { /* kept as written */ }
   return redactSecrets(text, providerSecrets(p));
