@@ -45,8 +45,21 @@ export function dashboardRoute(path: keyof typeof ASSETS): Route {
     style: "openai",
     label: "dashboard",
     keyless: () => true,
-    handle: async ({ request, requestId, table }) => {
-      let text = await asset(file);
+    handle: async ({ request, requestId, table, fail }) => {
+      let text: string;
+      try {
+        text = await asset(file);
+      } catch (e) {
+        // Only a build that left the files out gets here: say so, rather than an internal error.
+        return fail({
+          status: 503,
+          type: "server_error",
+          code: "dashboard_unavailable",
+          message: `the dashboard's ${file} is not in this build (${
+            (e as Error).message.slice(0, 200)
+          }); build with \`deno task compile\`, which embeds it`,
+        }, { "retry-after": "3600" });
+      }
       // The page asks for the key before its first call when auth is on (what a 401 would say),
       // instead of failing a call first.
       if (file === "index.html" && !table.config.server.skipAuth) {
