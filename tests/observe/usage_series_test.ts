@@ -2,6 +2,7 @@
  * The dashboard's usage sums (issue 17): summed per hour and day in SQLite (through the worker,
  * as serve runs it), made dense for the charts, cached; and the ring of recent requests.
  */
+import { usageRow } from "./usage_rows.ts";
 import assert from "node:assert/strict";
 import { SqliteUsageBackend } from "../../src/observe/sqlite_store.ts";
 import { WorkerUsageBackend } from "../../src/observe/worker_store.ts";
@@ -15,32 +16,7 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 function row(timeMs: number, extra: Partial<UsageRow> = {}): UsageRow {
-  return {
-    timeMs,
-    requestId: `r-${timeMs}`,
-    keyLabel: null,
-    protocol: "chat_completions",
-    model: "m",
-    provider: "ollama",
-    upstreamModel: "m",
-    local: true,
-    status: 200,
-    streamed: false,
-    attempts: 1,
-    queuedMs: null,
-    ttfbMs: 12,
-    totalMs: 40,
-    inputTokens: 10,
-    outputTokens: 5,
-    cachedInputTokens: null,
-    cacheWriteTokens: null,
-    reasoningTokens: null,
-    costUsd: 0,
-    hostedEquivalentModel: "gpt-4o-mini",
-    hostedEquivalentUsd: 0.25,
-    outcome: null,
-    ...extra,
-  };
+  return usageRow(timeMs, { model: "m", upstreamModel: "m", hostedEquivalentUsd: 0.25, ...extra });
 }
 
 const hosted = { local: false, provider: "openai", costUsd: 0.5, hostedEquivalentUsd: null };

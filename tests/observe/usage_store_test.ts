@@ -1,37 +1,11 @@
+import { usageRow } from "./usage_rows.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION, SqliteUsageBackend } from "../../src/observe/sqlite_store.ts";
 import { UsageRecorder, type UsageRow } from "../../src/observe/usage_store.ts";
 import { createLogger } from "../../src/observe/log.ts";
 
-function row(timeMs: number, extra: Partial<UsageRow> = {}): UsageRow {
-  return {
-    timeMs,
-    requestId: `r-${timeMs}`,
-    keyLabel: null,
-    protocol: "chat_completions",
-    model: "llama",
-    provider: "ollama",
-    upstreamModel: "llama:8b",
-    local: true,
-    status: 200,
-    streamed: false,
-    attempts: 1,
-    queuedMs: null,
-    ttfbMs: 12,
-    totalMs: 40,
-    inputTokens: 10,
-    outputTokens: 5,
-    cachedInputTokens: null,
-    cacheWriteTokens: null,
-    reasoningTokens: null,
-    costUsd: 0,
-    hostedEquivalentModel: "gpt-4o-mini",
-    hostedEquivalentUsd: 0.0000045,
-    outcome: null,
-    ...extra,
-  };
-}
+const row = usageRow;
 
 function capturingLog() {
   const lines: string[] = [];
