@@ -7,6 +7,7 @@ import { CliError, type Io, table, UsageError } from "./io.ts";
 import { loadForCli } from "./load.ts";
 import { findDaemonFiles, readPidFile } from "./daemon_files.ts";
 import { readUpTo } from "../proxy/upstream_body.ts";
+import { printable } from "../observe/log.ts";
 
 /** Usage of `bitrouter status`. */
 export const STATUS_USAGE = `Usage: bitrouter status [OPTIONS]
@@ -38,15 +39,6 @@ class NotRunningError extends CliError {
       "start one with `bitrouter start` or `bitrouter serve`, or pass --url",
     );
   }
-}
-
-/** Text with control characters (C0, DEL, C1) shown escaped, as `\x1b`: safe for a terminal. */
-export function printable(text: string): string {
-  return text.replace(
-    // deno-lint-ignore no-control-regex -- matching control characters is the point
-    /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
 }
 
 /** How many of the last requests the text shows. */

@@ -61,10 +61,14 @@ export function createLogger(options: {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`)
       .join(" ");
+    // Model names, ids and errors are others' text: a terminal or journal gets no control
+    // character from them (JSON output escapes them already).
     options.write(
-      `${now().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${
-        extra ? " " + extra : ""
-      }`,
+      printable(
+        `${now().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${
+          extra ? " " + extra : ""
+        }`,
+      ),
     );
   };
   const logger: Logger = {
@@ -110,3 +114,12 @@ export const silentLogger: Logger = createLogger({
   format: "json",
   write: () => {},
 });
+
+/** Text with control characters (C0, DEL, C1) shown escaped, as `\x1b`: safe for a terminal. */
+export function printable(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}

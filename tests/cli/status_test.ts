@@ -1,6 +1,7 @@
 /** `bitrouter status` without a router: what it prints safely, and where the config's key goes. */
 import assert from "node:assert/strict";
-import { printable, statusCommand } from "../../src/cli/status.ts";
+import { statusCommand } from "../../src/cli/status.ts";
+import { printable } from "../../src/observe/log.ts";
 import type { Io } from "../../src/cli/io.ts";
 
 Deno.test("printable escapes every control character a client could put in a name or an error", () => {

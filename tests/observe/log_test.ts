@@ -50,3 +50,25 @@ Deno.test("at log_level warn, failed requests (5xx) are still written, as warnin
   assert.equal(line.level, "warn");
   assert.equal(line.status, 502);
 });
+
+Deno.test("a pretty log line carries no control character from a client-chosen model or error", () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", format: "pretty", write: (l) => lines.push(l) });
+  log.request({
+    requestId: "r1",
+    protocol: "chat_completions",
+    model: "\x1b]0;PWNED\x07\x1b[2J\r\nfake INFO line",
+    attempts: 0,
+    status: 404,
+    streamed: false,
+    totalMs: 1,
+    error: "no \x9b such\x1b[31m model",
+  });
+  assert.equal(lines.length, 1);
+  // deno-lint-ignore no-control-regex -- looking for control characters is the point
+  assert.doesNotMatch(lines[0], /[\x00-\x08\x0a-\x1f\x7f-\x9f]/);
+  assert.match(
+    lines[0],
+    /chat_completions \\x1b\]0;PWNED\\x07\\x1b\[2J\\x0d\\x0afake INFO line -> -/,
+  );
+});
