@@ -48,7 +48,9 @@ export function isBitrouterCommand(command: string, self: SelfPaths): boolean {
 export async function processState(pid: number): Promise<ProcessState> {
   const self = selfPaths();
   const ps = await output("ps", ["-o", "stat=", "-o", "args=", "-p", String(pid)]);
-  if (ps) {
+  // A `ps` that does not take these options (BusyBox's, on Alpine) says so on stderr, where
+  // procps and the BSDs say nothing for a pid that is gone: then /proc is asked instead.
+  if (ps && (ps.ok || ps.err.trim() === "")) {
     const line = ps.out.trim();
     if (!ps.ok || line === "") return "gone";
     const state = line.split(/\s/, 1)[0];
@@ -86,15 +88,21 @@ export async function processState(pid: number): Promise<ProcessState> {
 async function output(
   program: string,
   args: string[],
-): Promise<{ ok: boolean; code: number; out: string } | undefined> {
+): Promise<{ ok: boolean; code: number; out: string; err: string } | undefined> {
   try {
     const r = await new Deno.Command(program, {
       args,
       stdin: "null",
       stdout: "piped",
-      stderr: "null",
+      stderr: "piped",
     }).output();
-    return { ok: r.success, code: r.code, out: new TextDecoder().decode(r.stdout) };
+    const text = new TextDecoder();
+    return {
+      ok: r.success,
+      code: r.code,
+      out: text.decode(r.stdout),
+      err: text.decode(r.stderr),
+    };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;

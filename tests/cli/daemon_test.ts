@@ -12,7 +12,7 @@ import {
   withStartLock,
   writePidFile,
 } from "../../src/cli/daemon_files.ts";
-import { isBitrouterCommand } from "../../src/cli/daemon_process.ts";
+import { isBitrouterCommand, processState } from "../../src/cli/daemon_process.ts";
 import type { Io } from "../../src/cli/io.ts";
 import { logsCommand } from "../../src/cli/logs.ts";
 import { selfCommand } from "../../src/cli/self_command.ts";
@@ -329,4 +329,26 @@ Deno.test("a start lock left by a start that died is taken over; one held by a r
     );
     assert.equal(await Deno.readTextFile(lock), "4242\n", "a live holder's lock is left alone");
   });
+});
+
+Deno.test({
+  name: "a ps that does not take -p (BusyBox's) is not read as 'exited': /proc is asked instead",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await withDir(async (dir) => {
+      await Deno.writeTextFile(
+        `${dir}/ps`,
+        "#!/bin/sh\necho 'ps: unrecognized option: p' >&2\nexit 1\n",
+      );
+      await Deno.chmod(`${dir}/ps`, 0o755);
+      const path = Deno.env.get("PATH") ?? "";
+      Deno.env.set("PATH", `${dir}:${path}`);
+      try {
+        // This test's own process: alive, and not a bitrouter.
+        assert.equal(await processState(Deno.pid), "other");
+      } finally {
+        Deno.env.set("PATH", path);
+      }
+    });
+  },
 });
