@@ -2,7 +2,7 @@ import { usageRow } from "./usage_rows.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION, SqliteUsageBackend } from "../../src/observe/sqlite_store.ts";
-import { UsageRecorder, type UsageRow } from "../../src/observe/usage_store.ts";
+import { UsageRecorder } from "../../src/observe/usage_store.ts";
 import { createLogger } from "../../src/observe/log.ts";
 
 const row = usageRow;
