@@ -1,13 +1,14 @@
 import { type Protocol, upstreamPath } from "../config/protocol.ts";
 import { formatListen } from "../config/listen.ts";
 import type { ServerSettings } from "../config/types.ts";
-import { type ServerStatus, STATUS_PATH } from "../proxy/routes/info.ts";
+import type { ServerStatus } from "../proxy/routes/info.ts";
 import { NoRouteError, resolveCandidates } from "../routing/resolve.ts";
 import { buildRouteTable, isLoaded } from "../routing/route_table.ts";
 import { CONFIG_OPTIONS, parseCommand } from "./args.ts";
 import { CliError, type Io, table, UsageError } from "./io.ts";
 import { loadDiscovered } from "./load.ts";
 import { capacityText } from "./capacity_text.ts";
+import { askStatus, listenOrigin } from "./running.ts";
 
 /** Usage of `bitrouter route`. */
 export const ROUTE_USAGE = `Usage: bitrouter route MODEL [OPTIONS]
@@ -117,40 +118,10 @@ export async function routeCommand(argv: string[], io: Io): Promise<number> {
 }
 
 /** The running server's status, if one answers at the config's listen address within 300 ms. */
-export async function runningStatus(
+export function runningStatus(
   server: ServerSettings,
   fetchFn: typeof fetch,
 ): Promise<ServerStatus | undefined> {
-  // A server listening on every interface is reached on loopback.
-  const hostname = server.hostname === "0.0.0.0"
-    ? "127.0.0.1"
-    : server.hostname === "::"
-    ? "::1"
-    : server.hostname;
-  const origin = `http://${formatListen({ hostname, port: server.port })}`;
-  // Redirects are not followed: the key goes to this address or nowhere.
-  const get = (path: string, headers: Record<string, string> = {}) =>
-    fetchFn(origin + path, { headers, redirect: "manual", signal: AbortSignal.timeout(300) });
-  const headers: Record<string, string> = {};
-  try {
-    if (!server.skipAuth && server.apiKeys[0]) {
-      // Whatever listens there may be another program: the key is sent only to a server whose
-      // open /health says it is a BitRouter (SPEC §11).
-      const health = await get("/health");
-      await health.body?.cancel();
-      if (!health.ok || !health.headers.has("x-bitrouter-version")) return undefined;
-      headers.authorization = `Bearer ${server.apiKeys[0]}`;
-    }
-    const res = await get(STATUS_PATH, headers);
-    if (!res.ok) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    const status = await res.json() as ServerStatus;
-    return status?.object === "bitrouter.status" && Array.isArray(status.endpoints)
-      ? status
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const key = server.skipAuth ? undefined : server.apiKeys[0];
+  return askStatus(listenOrigin(server), key, fetchFn, 300).catch(() => undefined);
 }

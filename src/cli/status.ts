@@ -1,13 +1,11 @@
-import { formatListen } from "../config/listen.ts";
-import type { ServerSettings } from "../config/types.ts";
-import { type ServerStatus, STATUS_PATH } from "../proxy/routes/info.ts";
+import type { ServerStatus } from "../proxy/routes/info.ts";
 import type { UsageTotals } from "../observe/usage_series.ts";
 import { parseCommand } from "./args.ts";
 import { CliError, type Io, table, UsageError } from "./io.ts";
 import { loadForCli } from "./load.ts";
 import { findDaemonFiles, readPidFile } from "./daemon_files.ts";
-import { readUpTo } from "../proxy/upstream_body.ts";
 import { printable } from "../observe/log.ts";
+import { askStatus, listenOrigin, NotRunningError } from "./running.ts";
 
 /** Usage of `bitrouter status`. */
 export const STATUS_USAGE = `Usage: bitrouter status [OPTIONS]
@@ -24,22 +22,6 @@ Options:
       --url URL       the router to ask, e.g. http://127.0.0.1:4356
       --json          print the status as one JSON document
   -h, --help          show this help`;
-
-/** How long the router gets to answer each request. */
-const ANSWER_MS = 3_000;
-
-/** The largest status document read; a real one, even of a large config, is far smaller. */
-const MAX_STATUS_BYTES = 16 * 1024 * 1024;
-
-/** Nothing answers at the address. */
-class NotRunningError extends CliError {
-  constructor(origin: string) {
-    super(
-      `no bitrouter is running at ${origin}`,
-      "start one with `bitrouter start` or `bitrouter serve`, or pass --url",
-    );
-  }
-}
 
 /** How many of the last requests the text shows. */
 const SHOWN_REQUESTS = 10;
@@ -80,35 +62,39 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const keyFor = (o: string) =>
     io.env("BITROUTER_API_KEY")?.trim() || (own.includes(o) ? configKey : undefined);
 
-  let status: ServerStatus | undefined;
-  if (origin === undefined) {
-    // The noted address first; a router that has since gone leaves the config's to try.
-    for (const [i, o] of own.entries()) {
-      try {
-        status = await askStatus(o, keyFor(o), io.fetch);
-        origin = o;
-        break;
-      } catch (e) {
-        if (!(e instanceof NotRunningError) || i === own.length - 1) throw e;
-      }
-    }
-  } else {
-    status = await askStatus(origin, keyFor(origin), io.fetch);
-  }
-  origin = origin!;
+  // --url, else the config's own router: the address noted first, then server.listen.
+  const asked = await firstAnswering(origin === undefined ? own : [origin], keyFor, io.fetch);
+  origin = asked.origin;
+  let status = asked.status;
   const key = keyFor(origin);
   // The usage store had not answered yet (its first read of this run): ask again, a few times.
-  for (let again = 0; status!.usage?.pending && again < 3; again++) {
+  for (let again = 0; status.usage?.pending && again < 3; again++) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     status = await askStatus(origin, key, io.fetch);
   }
   if (values.json) {
-    io.out(JSON.stringify({ url: origin, ...status! }));
+    io.out(JSON.stringify({ url: origin, ...status }));
     return 0;
   }
   // Ids, model names and errors are others' text: no control character reaches the terminal.
-  for (const line of statusText(status!, origin)) io.out(printable(line));
+  for (const line of statusText(status, origin)) io.out(printable(line));
   return 0;
+}
+
+/** The status from the first of `origins` where a router runs; NotRunningError when none does. */
+async function firstAnswering(
+  origins: string[],
+  keyFor: (origin: string) => string | undefined,
+  fetchFn: typeof fetch,
+): Promise<{ origin: string; status: ServerStatus }> {
+  for (const [i, origin] of origins.entries()) {
+    try {
+      return { origin, status: await askStatus(origin, keyFor(origin), fetchFn) };
+    } catch (e) {
+      if (!(e instanceof NotRunningError) || i === origins.length - 1) throw e;
+    }
+  }
+  throw new CliError("no address to ask for the status");
 }
 
 /** The origin of a URL given on the command line, or undefined when it is not http(s). */
@@ -119,78 +105,6 @@ function originOf(text: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Where a router listening as `server.listen` says is reached from this machine. */
-export function listenOrigin(server: ServerSettings): string {
-  // A server listening on every interface is reached on loopback.
-  const hostname = server.hostname === "0.0.0.0"
-    ? "127.0.0.1"
-    : server.hostname === "::"
-    ? "::1"
-    : server.hostname;
-  return `http://${formatListen({ hostname, port: server.port })}`;
-}
-
-/**
- * The running router's status. The key is sent only to a server whose open /health says it is a
- * BitRouter (SPEC §11), and redirects are not followed: the key goes to this address or nowhere.
- */
-async function askStatus(
-  origin: string,
-  key: string | undefined,
-  fetchFn: typeof fetch,
-): Promise<ServerStatus> {
-  const get = (path: string, headers: Record<string, string> = {}) =>
-    fetchFn(origin + path, {
-      headers,
-      redirect: "manual",
-      signal: AbortSignal.timeout(ANSWER_MS),
-    });
-  let health: Response;
-  try {
-    health = await get("/health");
-    await health.body?.cancel();
-  } catch {
-    throw new NotRunningError(origin);
-  }
-  if (!health.headers.has("x-bitrouter-version")) {
-    throw new CliError(
-      `what answers at ${origin} is not a bitrouter (its /health says HTTP ${health.status})`,
-      "pass the router's address with --url",
-    );
-  }
-  let res: Response;
-  try {
-    res = await get(STATUS_PATH, key ? { authorization: `Bearer ${key}` } : {});
-  } catch (e) {
-    throw new CliError(
-      `the bitrouter at ${origin} did not answer ${STATUS_PATH}: ${(e as Error).message}`,
-    );
-  }
-  if (res.status === 401) {
-    await res.body?.cancel();
-    throw new CliError(
-      `the bitrouter at ${origin} wants a key${key ? " and refused the one sent" : ""}`,
-      "set BITROUTER_API_KEY, or pass the config with its server.api_keys with -c",
-    );
-  }
-  if (!res.ok) {
-    const head = await readUpTo(res, 300).catch(() => undefined);
-    const text = printable(new TextDecoder().decode(head?.bytes ?? new Uint8Array()));
-    throw new CliError(`the bitrouter at ${origin} answered ${res.status}: ${text}`);
-  }
-  const read = await readUpTo(res, MAX_STATUS_BYTES, false).catch(() => undefined);
-  let status: ServerStatus | undefined;
-  try {
-    status = read?.whole ? JSON.parse(new TextDecoder().decode(read.bytes)) : undefined;
-  } catch {
-    status = undefined;
-  }
-  if (status?.object !== "bitrouter.status" || !Array.isArray(status.endpoints)) {
-    throw new CliError(`the bitrouter at ${origin} answered a status this version cannot read`);
-  }
-  return status;
 }
 
 /** The compact text summary of a status. */
