@@ -320,27 +320,46 @@ interface Busy {
   plan: Plan;
 }
 
-/**
- * Choose: the candidates in the order to try them — healthy before cooling (HealthBook); under
- * balance, least loaded first (ties: the model already loaded, then the least recently used, so
- * one-at-a-time requests alternate, then declared order), with the endpoint that served this
- * conversation's last turn in front while it has a free slot; a provider's accounts under
- * `account_strategy: balance` least loaded first among themselves.
- */
+/** Choose: the candidates in the order to try them (see `orderToTry`). */
 function chosenOrder(
   fr: ForwardRequest,
   deps: ForwardDeps,
   conversation: string | undefined,
 ): Candidate[] {
-  const ordered = deps.health.order(fr.resolution.candidates);
-  const { capacity } = deps;
+  return orderToTry(
+    deps.health.order(fr.resolution.candidates),
+    fr.resolution.balance === true,
+    deps.capacity,
+    tokensOf,
+    fr,
+    conversation ? deps.affinity!.get(conversation) : undefined,
+  );
+}
+
+/**
+ * The order to try candidates already put healthy before cooling (HealthBook.order): under
+ * balance, least loaded first (ties: the model already loaded, then the least recently used, so
+ * one-at-a-time requests alternate, then declared order), with `last` — the endpoint that served
+ * this conversation's last turn — in front while it has a free slot; a provider's accounts under
+ * `account_strategy: balance` least loaded first among themselves. `tokens(source)` is asked only
+ * when loads are compared (it may walk the request's body); the request path and the dashboard
+ * share this, so the dashboard shows the order a request would take.
+ */
+export function orderToTry<S>(
+  ordered: Candidate[],
+  balance: boolean,
+  capacity: CapacityBook | undefined,
+  tokens: (source: S) => number,
+  source: S,
+  last?: string,
+): Candidate[] {
   if (!capacity || ordered.length < 2) return ordered;
-  if (fr.resolution.balance) {
-    const tokens = tokensOf(fr);
+  if (balance) {
+    const needed = tokens(source);
     const ranked = ordered.map((c, i) => ({
       c,
       i,
-      load: capacity.load(c, tokens),
+      load: capacity.load(c, needed),
       last: capacity.lastUsed(c),
     }));
     ranked.sort((a, b) =>
@@ -349,7 +368,6 @@ function chosenOrder(
       a.last - b.last || a.i - b.i
     );
     const out = ranked.map((r) => r.c);
-    const last = conversation ? deps.affinity!.get(conversation) : undefined;
     if (last !== undefined) {
       const at = ranked.findIndex((r) => endpointKey(r.c.provider.id, r.c.model) === last);
       if (at > 0 && ranked[at].load !== Infinity) out.unshift(...out.splice(at, 1));
@@ -359,7 +377,7 @@ function chosenOrder(
   // A plain loop, no closure: this runs for every request with two candidates or more.
   for (const c of ordered) {
     if (c.provider.account !== undefined && c.provider.accountStrategy === "balance") {
-      return balancedAccounts(ordered, capacity, tokensOf(fr));
+      return balancedAccounts(ordered, capacity, tokens(source));
     }
   }
   return ordered;

@@ -107,9 +107,9 @@ export class HealthBook {
    * The candidates in the order to try them: healthy ones first, in their order, then the cooling
    * ones, in theirs — never dropped, so a request still tries everything when all are cooling.
    * An endpoint whose cooldown is over goes back in its place unless another request is already
-   * probing it.
+   * probing it. `touch: false` only looks (the dashboard): the records keep their recency.
    */
-  order<T extends { provider: { id: string }; model: string }>(candidates: T[]): T[] {
+  order<T extends { provider: { id: string }; model: string }>(candidates: T[], touch = true): T[] {
     if (this.size === 0) return candidates;
     const now = this.#now();
     const ready: T[] = [];
@@ -117,7 +117,7 @@ export class HealthBook {
     for (const c of candidates) {
       const key = keyOf(c.provider.id, c.model);
       const e = this.#get(key);
-      if (e) this.#touch(key, e);
+      if (e && touch) this.#touch(key, e);
       if (!e || (e.until <= now && !this.#probeInFlight(e, now))) ready.push(c);
       else cooling.push(c);
     }

@@ -16,7 +16,13 @@ import { liveStatus, STATUS_PATH, statusRouteWith } from "../../src/proxy/routes
 import { type EventLimits, EVENTS_PATH, eventsRoute } from "../../src/proxy/routes/events.ts";
 import { DASHBOARD_CSP } from "../../src/proxy/routes/dashboard.ts";
 import { forwardingRoute } from "../../src/proxy/routes/forwarding.ts";
-import { shownApiBase, type StatusSources } from "../../src/proxy/routes/overview.ts";
+import {
+  shownApiBase,
+  type StatusSources,
+  virtualModelsOf,
+} from "../../src/proxy/routes/overview.ts";
+import { CapacityBook } from "../../src/routing/capacity.ts";
+import { HealthBook } from "../../src/routing/health.ts";
 import type { Provider } from "../../src/config/types.ts";
 
 const KEY = "k-dashboard-0123456789";
@@ -497,4 +503,23 @@ Deno.test("an api_base is shown without user info, query or fragment, and withou
     "https://h.test/[redacted]/v1",
   );
   assert.equal(shownApiBase(provider("http://127.0.0.1:11434/v1")), "http://127.0.0.1:11434/v1");
+});
+
+Deno.test("virtual models show the order a request takes: under balance, the model already loaded first", () => {
+  const table = tableOf(`
+providers:
+  gpu1: { api_base: "http://gpu1.test/v1", models: [m] }
+  gpu2: { api_base: "http://gpu2.test/v1", models: [m] }
+models:
+  smart:
+    strategy: balance
+    endpoints: [{ provider: gpu1, service_id: m }, { provider: gpu2, service_id: m }]
+`);
+  // Equal load (none); gpu2 says it has the model in memory, so a request goes there first.
+  (table.providers.get("gpu2") as { loaded?: readonly string[] }).loaded = ["m"];
+  const capacity = new CapacityBook(() => 0);
+  capacity.configure(table.providers.values());
+  const health = new HealthBook(table.config.health, () => 0);
+  const [smart] = virtualModelsOf(table, health, capacity);
+  assert.deepEqual(smart.order.map((o) => o.provider), ["gpu2", "gpu1"]);
 });

@@ -7,6 +7,10 @@ import { isLocalProvider } from "../../observe/locality.ts";
 import type { RecentRequests } from "../../observe/recent_requests.ts";
 import type { UsageOverview } from "../../observe/usage_series.ts";
 import { providerSecrets, redactSecrets } from "../redact.ts";
+import { orderToTry } from "../forward.ts";
+
+/** No tokens asked of a request that does not exist. */
+const noTokens = () => 0;
 
 /**
  * What the status endpoint and the dashboard show beyond the handler's own books (built in
@@ -132,9 +136,9 @@ export function providersOf(table: RouteTable, since: StateSince, nowMs: number)
 }
 
 /**
- * Each virtual model's endpoints in the order a request would try them now: healthy before
- * cooling (as HealthBook.order, without touching its records), least loaded first under
- * `strategy: balance`; then those skipped (inactive or down) with why.
+ * Each virtual model's endpoints in the order a request would try them now (the request path's
+ * `orderToTry`, for a request of no tokens and no conversation); then those skipped (inactive or
+ * down) with why.
  */
 export function virtualModelsOf(
   table: RouteTable,
@@ -165,25 +169,24 @@ export function virtualModelsOf(
       }));
       return view;
     }
-    let ranked = r.candidates.map((c, i) => {
-      const s = states.get(`${c.provider.id}\u0000${c.model}`);
-      return {
-        c,
-        i,
-        cooling: s ? 1 : 0,
-        load: r.balance && capacity ? capacity.load(c, 0) : 0,
-        state: s?.state ?? "healthy",
-        why: s?.why ?? null,
-      };
-    });
-    ranked = ranked.sort((a, b) => a.cooling - b.cooling || a.load - b.load || a.i - b.i);
+    // The request path's own choice, looking only (no health record touched, no token count).
+    const ordered = orderToTry(
+      health.order(r.candidates, false),
+      r.balance === true,
+      capacity,
+      noTokens,
+      undefined,
+    );
     view.order = [
-      ...ranked.map((x) => ({
-        provider: x.c.provider.id,
-        model: x.c.model,
-        state: x.state,
-        reason: x.why,
-      })),
+      ...ordered.map((c) => {
+        const s = states.get(`${c.provider.id}\u0000${c.model}`);
+        return {
+          provider: c.provider.id,
+          model: c.model,
+          state: s?.state ?? "healthy",
+          reason: s?.why ?? null,
+        };
+      }),
       ...r.skipped.map((s) => ({
         provider: s.provider.id,
         model: s.model,
