@@ -142,20 +142,30 @@ export async function removePidFile(path: string, pid: number): Promise<void> {
 
 /** The text of a file from byte `offset` to its end ("" when there is no file). */
 export async function readFrom(path: string, offset: number): Promise<string> {
+  return new TextDecoder().decode(await readBytes(path, offset));
+}
+
+/**
+ * Bytes [from, to) of a file (`to`: its size now), fewer when it is shorter; none when there is
+ * no file.
+ */
+export async function readBytes(path: string, from: number, to?: number): Promise<Uint8Array> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });
   } catch {
-    return "";
+    return new Uint8Array(0);
   }
   try {
-    await file.seek(offset, Deno.SeekMode.Start);
-    const chunks: Uint8Array[] = [];
-    const buffer = new Uint8Array(64 * 1024);
-    for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-      chunks.push(buffer.slice(0, n));
+    const out = new Uint8Array(Math.max(0, (to ?? (await file.stat()).size) - from));
+    await file.seek(from, Deno.SeekMode.Start);
+    let read = 0;
+    while (read < out.length) {
+      const n = await file.read(out.subarray(read));
+      if (n === null) break;
+      read += n;
     }
-    return new TextDecoder().decode(concat(chunks));
+    return out.subarray(0, read);
   } finally {
     file.close();
   }

@@ -1,5 +1,5 @@
 import { parseCommand } from "./args.ts";
-import { concat, findDaemonFiles } from "./daemon_files.ts";
+import { concat, findDaemonFiles, readBytes } from "./daemon_files.ts";
 import { CliError, type Io, UsageError } from "./io.ts";
 
 /** Usage of `bitrouter logs`. */
@@ -57,35 +57,23 @@ export async function logsCommand(argv: string[], io: Io, stop?: AbortSignal): P
 
 /** The last `count` lines of the file's first `size` bytes: whole lines, a partial last one, where the whole ones end. */
 async function tail(path: string, count: number, size: number) {
-  const file = await Deno.open(path, { read: true });
-  try {
-    // Read backwards a block at a time until enough lines are in hand.
-    const blocks: Uint8Array[] = [];
-    let at = size;
-    let newlines = 0;
-    while (at > 0 && newlines <= count) {
-      const length = Math.min(64 * 1024, at);
-      at -= length;
-      const block = new Uint8Array(length);
-      await file.seek(at, Deno.SeekMode.Start);
-      let read = 0;
-      while (read < length) {
-        const n = await file.read(block.subarray(read));
-        if (n === null) break;
-        read += n;
-      }
-      blocks.unshift(block.subarray(0, read));
-      newlines += block.subarray(0, read).filter((b) => b === 10).length;
-    }
-    const lines = new TextDecoder().decode(concat(blocks)).split("\n");
-    const partial = lines.pop() ?? "";
-    const end = size - new TextEncoder().encode(partial).length;
-    // With a partial last line, it is one of the `count`.
-    const whole = count - (partial === "" ? 0 : 1);
-    return { lines: whole <= 0 ? [] : lines.slice(-whole), partial, end };
-  } finally {
-    file.close();
+  // Read backwards a block at a time until enough lines are in hand.
+  const blocks: Uint8Array[] = [];
+  let at = size;
+  let newlines = 0;
+  while (at > 0 && newlines <= count) {
+    const length = Math.min(64 * 1024, at);
+    at -= length;
+    const block = await readBytes(path, at, at + length);
+    blocks.unshift(block);
+    newlines += block.filter((b) => b === 10).length;
   }
+  const lines = new TextDecoder().decode(concat(blocks)).split("\n");
+  const partial = lines.pop() ?? "";
+  const end = size - new TextEncoder().encode(partial).length;
+  // With a partial last line, it is one of the `count`.
+  const whole = count - (partial === "" ? 0 : 1);
+  return { lines: whole <= 0 ? [] : lines.slice(-whole), partial, end };
 }
 
 /** Prints each whole line appended after byte `from` until `stop`; starts over on truncation. */
@@ -101,26 +89,14 @@ async function follow(path: string, from: number, io: Io, stop: AbortSignal): Pr
       pending = new Uint8Array(0);
     }
     if (size > at) {
-      const file = await Deno.open(path, { read: true });
-      try {
-        await file.seek(at, Deno.SeekMode.Start);
-        const chunk = new Uint8Array(size - at);
-        let read = 0;
-        while (read < chunk.length) {
-          const n = await file.read(chunk.subarray(read));
-          if (n === null) break;
-          read += n;
-        }
-        at += read;
-        const bytes = concat([pending, chunk.subarray(0, read)]);
-        const cut = bytes.lastIndexOf(10);
-        if (cut >= 0) {
-          for (const line of decoder.decode(bytes.subarray(0, cut)).split("\n")) io.out(line);
-        }
-        pending = bytes.slice(cut + 1);
-      } finally {
-        file.close();
+      const chunk = await readBytes(path, at, size);
+      at += chunk.length;
+      const bytes = concat([pending, chunk]);
+      const cut = bytes.lastIndexOf(10);
+      if (cut >= 0) {
+        for (const line of decoder.decode(bytes.subarray(0, cut)).split("\n")) io.out(line);
       }
+      pending = bytes.slice(cut + 1);
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, FOLLOW_POLL_MS);
